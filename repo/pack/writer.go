@@ -24,7 +24,7 @@ var (
 	encMu    sync.Mutex
 	encoders = map[Level]*zstd.Encoder{}
 	decOnce  sync.Once
-	zstdDec *zstd.Decoder
+	zstdDec  *zstd.Decoder
 )
 
 // encoder returns a shared encoder; EncodeAll is safe for concurrent use.
