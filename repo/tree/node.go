@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math/bits"
+	"slices"
 )
 
 // NodeVersion is the first byte of every node.
@@ -137,6 +138,12 @@ func (n *Node) decode(data []byte) error {
 	}
 	if cnt == 0 || cnt > uint64(len(p))/minEntry {
 		return corrupt("entry count %d does not fit %d bytes", cnt, len(p))
+	}
+	n.keys = slices.Grow(n.keys, int(cnt))
+	if n.level == 0 {
+		n.vals = slices.Grow(n.vals, int(cnt))
+	} else {
+		n.ids, n.counts = slices.Grow(n.ids, int(cnt)), slices.Grow(n.counts, int(cnt))
 	}
 	var prev []byte
 	for i := 0; i < int(cnt); i++ {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"testing"
 )
 
@@ -195,5 +196,128 @@ func TestWalkNodesSkip(t *testing.T) {
 	reads := s.Stats().Gets - gets
 	if newNodes := len(marked) - nA; visited != newNodes || reads > int64(newNodes)+1 {
 		t.Fatalf("b: %d new nodes, %d visited, %d read", newNodes, visited, reads)
+	}
+}
+
+// failingStore fails every PutNode after the first okPuts.
+type failingStore struct {
+	*MemStore
+	okPuts int
+}
+
+var errStoreFull = errors.New("store full")
+
+func (s *failingStore) PutNode(ctx context.Context, data []byte) (ID, error) {
+	if s.okPuts == 0 {
+		return ID{}, errStoreFull
+	}
+	s.okPuts--
+	return s.MemStore.PutNode(ctx, data)
+}
+
+// TestCommitErrorCleansUp checks that a failed or cancelled Commit returns
+// the error, removes the spill files, and leaves the Editor usable.
+func TestCommitErrorCleansUp(t *testing.T) {
+	dir := t.TempDir()
+	cfg := smallCfg()
+	cfg.BufferEdits, cfg.TempDir = 50, dir
+	fs := &failingStore{MemStore: NewMemStore(), okPuts: 10}
+	e := NewEditor(fs, ID{}, cfg)
+	put := func() {
+		for i := range uint64(1000) {
+			e.Put(sfID(i), []byte("v"))
+		}
+	}
+	put()
+	if ents, _ := os.ReadDir(dir); len(ents) != 1 {
+		t.Fatalf("expected a spill dir, have %v", ents)
+	}
+	if _, err := e.Commit(context.Background()); !errors.Is(err, errStoreFull) {
+		t.Fatalf("got %v, want the store's error", err)
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 0 {
+		t.Fatalf("spill files left: %v", ents)
+	}
+	put()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	fs.okPuts = 1 << 30
+	if _, err := e.Commit(ctx); !errors.Is(err, context.Canceled) {
+		t.Fatalf("got %v, want context.Canceled", err)
+	}
+	put()
+	if _, err := e.Commit(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if ents, _ := os.ReadDir(dir); len(ents) != 0 {
+		t.Fatalf("spill files left: %v", ents)
+	}
+}
+
+// TestDiffReadsOnlyChangedPaths checks that Diff skips equal subtrees:
+// diffing trees that differ in one entry reads one path per tree, and a
+// tree against a copy of itself with entries appended on the right reads
+// only the right edge.
+func TestDiffReadsOnlyChangedPaths(t *testing.T) {
+	ctx := context.Background()
+	s := NewMemStore()
+	cfg := smallCfg()
+	m := map[string]string{}
+	for i := range uint64(20000) {
+		m[string(sfID(i*2))] = "v"
+	}
+	a := build(t, s, cfg, m)
+	var height int
+	WalkNodes(ctx, s, a, func(_ ID, level int) error { height = max(height, level+1); return nil }, nil)
+	e := NewEditor(s, a, cfg)
+	e.Put(sfID(20001), []byte("new"))
+	b, err := e.Commit(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, pair := range [][2]ID{{a, b}, {b, a}} {
+		gets := s.Stats().Gets
+		var changes []Change
+		Diff(ctx, s, pair[0], pair[1], func(c Change) error { changes = append(changes, c); return nil })
+		reads := s.Stats().Gets - gets
+		if len(changes) != 1 || string(changes[0].Key) != string(sfID(20001)) {
+			t.Fatalf("changes %v", changes)
+		}
+		if reads > int64(2*height+4) {
+			t.Fatalf("diff read %d nodes for a height-%d tree", reads, height)
+		}
+		t.Logf("one change, height %d: %d node reads", height, reads)
+	}
+	// A subtree of a at a different level in c: c is a's first ~third,
+	// so c's subtrees appear in a at other positions in their parents.
+	c := build(t, s, cfg, func() map[string]string {
+		mc := map[string]string{}
+		for i := range uint64(7000) {
+			mc[string(sfID(i*2))] = "v"
+		}
+		return mc
+	}())
+	gets := s.Stats().Gets
+	n := 0
+	Diff(ctx, s, a, c, func(Change) error { n++; return nil })
+	if n != 13000 {
+		t.Fatalf("%d changes", n)
+	}
+	reads := s.Stats().Gets - gets
+	// Diff reads each node that is in only one of the trees, plus the two
+	// roots once more; never a shared node.
+	nodes, shared := 0, 0
+	inA := map[ID]bool{}
+	WalkNodes(ctx, s, a, func(id ID, _ int) error { inA[id] = true; nodes++; return nil }, nil)
+	WalkNodes(ctx, s, c, func(id ID, _ int) error {
+		nodes++
+		if inA[id] {
+			shared++
+		}
+		return nil
+	}, nil)
+	t.Logf("prefix diff: %d node reads; the trees have %d nodes, %d of c's are in a", reads, nodes, shared)
+	if unshared := nodes - 2*shared; reads > int64(unshared+2) {
+		t.Fatalf("diff read %d nodes, more than the %d not shared", reads, unshared)
 	}
 }

@@ -51,11 +51,12 @@ func Get(ctx context.Context, s NodeStore, root ID, key []byte) (value []byte, f
 	if root == (ID{}) {
 		return nil, false, nil
 	}
-	n, err := loadNode(ctx, s, root, nil)
+	var buf [2]Node // parent and child, reused down the path
+	n, err := loadNode(ctx, s, root, &buf[0])
 	if err != nil {
 		return nil, false, err
 	}
-	for {
+	for depth := 1; ; depth++ {
 		i := n.search(key)
 		if i == len(n.keys) {
 			return nil, false, nil
@@ -66,7 +67,7 @@ func Get(ctx context.Context, s NodeStore, root ID, key []byte) (value []byte, f
 			}
 			return n.vals[i], true, nil
 		}
-		if n, err = loadChild(ctx, s, n, i, nil); err != nil {
+		if n, err = loadChild(ctx, s, n, i, &buf[depth%2]); err != nil {
 			return nil, false, err
 		}
 	}
