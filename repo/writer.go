@@ -1,0 +1,489 @@
+package repo
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/user"
+	"sort"
+	"time"
+
+	"github.com/zeebo/blake3"
+
+	"github.com/orgsnap/orgsnap/repo/crypto"
+	"github.com/orgsnap/orgsnap/repo/pack"
+	"github.com/orgsnap/orgsnap/repo/tree"
+)
+
+// WriterOptions describe the snapshot a Writer will commit.
+type WriterOptions struct {
+	Parent      *Snapshot // nil: the first snapshot (everything is new)
+	Time        time.Time // zero: now
+	Org         string
+	Instance    string
+	Period      string // zero: PeriodOf(Time); also the pack group
+	Kind        string // zero: full without a parent, synthetic with one
+	Tags        []string
+	ToolVersion string
+}
+
+// Writer builds one snapshot from a parent. Edits name records by (object,
+// Id); objects the writer never touches are carried over unchanged. Memory
+// is bounded: edits spill to disk inside the tree editors, and the writer
+// keeps only a 24-byte summary per edited record (to count changes).
+//
+// A Writer is not safe for concurrent use.
+type Writer struct {
+	r      *Repository
+	opts   WriterOptions
+	parent objectSet
+	objs   map[string]*objWriter
+	err    error
+	done   bool
+}
+
+// objectSet is the root tree's view: object name → objectRoot.
+type objectSet struct {
+	root crypto.ID
+}
+
+// objWriter accumulates one object's edits.
+type objWriter struct {
+	name    string
+	parent  objectRoot
+	exists  bool // the object is in the parent
+	replace bool // a full re-read: build a new base from the puts alone
+	removed bool // the object is dropped from the snapshot
+
+	records *tree.Editor // on the parent's delta (synthetic) or empty (replace)
+	files   *tree.Editor
+	schema  *crypto.ID
+
+	// touched summarises each edited record (synthetic mode): what the
+	// parent had, what the base has, what the snapshot will have.
+	touched map[string]*touch
+	stats   ObjectStats
+}
+
+type touch struct {
+	parent, base, final [16]byte // value digests; zero = absent
+}
+
+func digest(v []byte) [16]byte {
+	if v == nil {
+		return [16]byte{}
+	}
+	var d [16]byte
+	h := blake3.Sum256(v)
+	copy(d[:], h[:16])
+	d[0] |= 1 // never the zero digest
+	return d
+}
+
+// NewWriter starts a snapshot.
+func (r *Repository) NewWriter(ctx context.Context, o WriterOptions) (*Writer, error) {
+	if err := r.writable(); err != nil {
+		return nil, err
+	}
+	if o.Time.IsZero() {
+		o.Time = r.now()
+	}
+	o.Time = o.Time.UTC()
+	if o.Period == "" {
+		o.Period = PeriodOf(o.Time)
+	}
+	if o.Kind == "" {
+		o.Kind = KindFull
+		if o.Parent != nil {
+			o.Kind = KindSynthetic
+		}
+	}
+	w := &Writer{r: r, opts: o, objs: map[string]*objWriter{}}
+	if o.Parent != nil {
+		w.parent.root = o.Parent.Root
+	}
+	return w, nil
+}
+
+func (w *Writer) group() string { return w.opts.Period }
+
+func (w *Writer) object(ctx context.Context, name string) (*objWriter, error) {
+	if w.err != nil {
+		return nil, w.err
+	}
+	if w.done {
+		return nil, errors.New("snapshot writer already committed")
+	}
+	if ow := w.objs[name]; ow != nil {
+		return ow, nil
+	}
+	if name == "" || len(name) > tree.MaxKeyLen {
+		return nil, fmt.Errorf("invalid object name %q", name)
+	}
+	ow := &objWriter{name: name, touched: map[string]*touch{}}
+	if !w.parent.root.IsZero() {
+		v, ok, err := tree.Get(ctx, nodeStore{r: w.r}, w.parent.root, []byte(name))
+		if err != nil {
+			return nil, fmt.Errorf("parent snapshot, object %s: %w", name, err)
+		}
+		if ok {
+			if ow.parent, err = decodeObjectRoot(v); err != nil {
+				return nil, fmt.Errorf("parent snapshot, object %s: %w", name, err)
+			}
+			ow.exists = true
+		}
+	}
+	w.objs[name] = ow
+	return ow, nil
+}
+
+func (w *Writer) recordEditor(ow *objWriter) *tree.Editor {
+	if ow.records == nil {
+		root := ow.parent.Delta
+		if ow.replace {
+			root = crypto.ID{}
+		}
+		ow.records = tree.NewEditor(nodeStore{r: w.r, group: w.group(), records: true}, root, w.r.treeCfg)
+	}
+	return ow.records
+}
+
+// ReplaceObject declares that the object's records will all be put again
+// (a full read): records not put before Commit are not in the snapshot. It
+// must be called before any record edit of that object.
+func (w *Writer) ReplaceObject(ctx context.Context, object string) error {
+	ow, err := w.object(ctx, object)
+	if err != nil {
+		return err
+	}
+	if ow.records != nil {
+		return fmt.Errorf("object %s: ReplaceObject after edits", object)
+	}
+	ow.replace, ow.removed = true, false
+	return nil
+}
+
+// RemoveObject drops an object from the snapshot (it left the plan, or the org).
+func (w *Writer) RemoveObject(ctx context.Context, object string) error {
+	ow, err := w.object(ctx, object)
+	if err != nil {
+		return err
+	}
+	ow.removed = true
+	return nil
+}
+
+// PutRecord sets a record's content.
+func (w *Writer) PutRecord(ctx context.Context, object, id string, data []byte) error {
+	ow, err := w.object(ctx, object)
+	if err != nil {
+		return err
+	}
+	if err := checkRecordKey(id); err != nil {
+		return fmt.Errorf("object %s: %w", object, err)
+	}
+	v, err := w.r.encodeRecord(ctx, w.group(), data)
+	if err != nil {
+		return w.fail(err)
+	}
+	return w.edit(ctx, ow, id, v)
+}
+
+// DeleteRecord removes a record (a no-op when it is not there).
+func (w *Writer) DeleteRecord(ctx context.Context, object, id string) error {
+	ow, err := w.object(ctx, object)
+	if err != nil {
+		return err
+	}
+	if err := checkRecordKey(id); err != nil {
+		return fmt.Errorf("object %s: %w", object, err)
+	}
+	return w.edit(ctx, ow, id, nil)
+}
+
+func checkRecordKey(id string) error {
+	if id == "" || len(id) > tree.MaxKeyLen {
+		return fmt.Errorf("invalid record key %q", id)
+	}
+	return nil
+}
+
+func (w *Writer) fail(err error) error {
+	if w.err == nil {
+		w.err = err
+	}
+	return err
+}
+
+// edit applies value v (nil: delete) to one record, keeping the delta
+// invariant: the delta holds k only where the result differs from the base.
+func (w *Writer) edit(ctx context.Context, ow *objWriter, id string, v []byte) error {
+	ed := w.recordEditor(ow)
+	key := []byte(id)
+	if ow.replace {
+		if v != nil {
+			ed.Put(key, v)
+		} else {
+			ed.Delete(key)
+		}
+		return w.check(ed)
+	}
+	t := ow.touched[id]
+	if t == nil {
+		t = &touch{}
+		st := nodeStore{r: w.r}
+		bv, ok, err := tree.Get(ctx, st, ow.parent.Base, key)
+		if err != nil {
+			return w.fail(err)
+		}
+		if ok {
+			t.base = digest(bv)
+		}
+		pv, err := w.r.recordValue(ctx, ow.parent, key)
+		if err != nil {
+			return w.fail(err)
+		}
+		t.parent = digest(pv)
+		ow.touched[id] = t
+	}
+	t.final = digest(v)
+	switch {
+	case t.final == t.base:
+		ed.Delete(key)
+	case v == nil:
+		ed.Put(key, []byte{valTombstone})
+	default:
+		ed.Put(key, v)
+	}
+	return w.check(ed)
+}
+
+func (w *Writer) check(ed *tree.Editor) error {
+	if err := ed.Err(); err != nil {
+		return w.fail(err)
+	}
+	return nil
+}
+
+// PutSchema stores an object's describe (or any schema document).
+func (w *Writer) PutSchema(ctx context.Context, object string, data []byte) error {
+	ow, err := w.object(ctx, object)
+	if err != nil {
+		return err
+	}
+	id, _, err := w.r.SaveBlob(ctx, pack.TypeSchema, w.group(), data, nil)
+	if err != nil {
+		return w.fail(err)
+	}
+	ow.schema = &id
+	return nil
+}
+
+// SetHighWater records the engine's resume point for an object.
+func (w *Writer) SetHighWater(ctx context.Context, object, hw string) error {
+	ow, err := w.object(ctx, object)
+	if err != nil {
+		return err
+	}
+	ow.stats.HighWater = hw
+	return nil
+}
+
+// Abort discards the writer. Blobs already saved stay (they are reused by
+// the next run, or removed by prune).
+func (w *Writer) Abort() {
+	for _, ow := range w.objs {
+		if ow.records != nil {
+			ow.records.Close()
+		}
+		if ow.files != nil {
+			ow.files.Close()
+		}
+	}
+	w.done = true
+}
+
+// Commit writes the new trees, flushes every pack, then writes the snapshot
+// file. It does not move any ref: see SetRef.
+func (w *Writer) Commit(ctx context.Context) (*Snapshot, error) {
+	if w.err != nil {
+		w.Abort()
+		return nil, w.err
+	}
+	if w.done {
+		return nil, errors.New("snapshot writer already committed")
+	}
+	defer w.Abort()
+	snap := &Snapshot{
+		Time: w.opts.Time, Org: w.opts.Org, Instance: w.opts.Instance, Period: w.opts.Period,
+		Kind: w.opts.Kind, Tags: w.opts.Tags, ToolVersion: w.opts.ToolVersion,
+		Objects: map[string]ObjectStats{},
+	}
+	snap.Host, _ = os.Hostname()
+	if u, err := user.Current(); err == nil {
+		snap.User = u.Username
+	}
+	if w.opts.Parent != nil {
+		pid := w.opts.Parent.ID
+		snap.Parent = &pid
+		for name, st := range w.opts.Parent.Objects {
+			snap.Objects[name] = ObjectStats{Records: st.Records, Files: st.Files, HighWater: st.HighWater}
+		}
+	}
+	metaStore := nodeStore{r: w.r, group: w.group()}
+	rootEd := tree.NewEditor(metaStore, w.parent.root, w.r.treeCfg)
+	defer rootEd.Close()
+	names := make([]string, 0, len(w.objs))
+	for n := range w.objs {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		ow := w.objs[name]
+		if ow.removed {
+			rootEd.Delete([]byte(name))
+			delete(snap.Objects, name)
+			continue
+		}
+		or, st, err := w.commitObject(ctx, ow)
+		if err != nil {
+			return nil, fmt.Errorf("object %s: %w", name, err)
+		}
+		rootEd.Put([]byte(name), or.encode())
+		if ow.stats.HighWater == "" && w.opts.Parent != nil {
+			st.HighWater = w.opts.Parent.Objects[name].HighWater
+		}
+		snap.Objects[name] = st
+	}
+	root, err := rootEd.Commit(ctx)
+	if err != nil {
+		return nil, err
+	}
+	snap.Root = crypto.ID(root)
+	if err := w.r.Flush(ctx); err != nil {
+		return nil, err
+	}
+	if err := w.r.saveSnapshot(ctx, snap); err != nil {
+		return nil, err
+	}
+	w.done = true
+	return snap, nil
+}
+
+func (w *Writer) commitObject(ctx context.Context, ow *objWriter) (objectRoot, ObjectStats, error) {
+	or := ow.parent
+	st := ObjectStats{HighWater: ow.stats.HighWater}
+	if ow.schema != nil {
+		or.Schema = *ow.schema
+	}
+	if ow.files != nil {
+		root, err := ow.files.Commit(ctx)
+		if err != nil {
+			return or, st, err
+		}
+		or.Files = crypto.ID(root)
+	}
+	st2 := nodeStore{r: w.r}
+	var err error
+	if or.NFiles, err = countTree(ctx, st2, or.Files); err != nil {
+		return or, st, err
+	}
+	st.Files = or.NFiles
+	switch {
+	case ow.records == nil && !ow.replace:
+		// no record edits
+	case ow.replace:
+		var root tree.ID
+		if ow.records != nil {
+			if root, err = ow.records.Commit(ctx); err != nil {
+				return or, st, err
+			}
+		}
+		or.Base, or.Delta = crypto.ID(root), crypto.ID{}
+		if !ow.exists {
+			ow.parent = objectRoot{}
+		}
+		err = w.r.diffRecords(ctx, ow.parent, or, func(c recordChange) error {
+			switch {
+			case c.Old == nil:
+				st.Added++
+			case c.New == nil:
+				st.Deleted++
+			default:
+				st.Changed++
+			}
+			return nil
+		})
+		if err != nil {
+			return or, st, err
+		}
+	default:
+		root, err := ow.records.Commit(ctx)
+		if err != nil {
+			return or, st, err
+		}
+		or.Delta = crypto.ID(root)
+		for _, t := range ow.touched {
+			switch {
+			case t.parent == t.final:
+			case t.parent == [16]byte{}:
+				st.Added++
+			case t.final == [16]byte{}:
+				st.Deleted++
+			default:
+				st.Changed++
+			}
+		}
+	}
+	if or.BaseN, err = countTree(ctx, st2, or.Base); err != nil {
+		return or, st, err
+	}
+	if or.DeltaN, err = countTree(ctx, st2, or.Delta); err != nil {
+		return or, st, err
+	}
+	if ow.replace {
+		or.Records = or.BaseN
+	} else {
+		or.Records = or.Records + st.Added - st.Deleted
+	}
+	if or.DeltaN > 0 && or.DeltaN*uint64(w.r.cfg.RebaseRatio) > or.BaseN {
+		if or, err = w.rebase(ctx, or); err != nil {
+			return or, st, err
+		}
+	}
+	st.Records = or.Records
+	return or, st, nil
+}
+
+// rebase folds the delta into a new base.
+func (w *Writer) rebase(ctx context.Context, or objectRoot) (objectRoot, error) {
+	st := nodeStore{r: w.r, group: w.group(), records: true}
+	ed := tree.NewEditor(st, or.Base, w.r.treeCfg)
+	defer ed.Close()
+	it := tree.Iter(ctx, st, or.Delta, nil)
+	for it.Next() {
+		if isTombstone(it.Value()) {
+			ed.Delete(it.Key())
+		} else {
+			ed.Put(it.Key(), it.Value())
+		}
+	}
+	if err := it.Err(); err != nil {
+		return or, err
+	}
+	root, err := ed.Commit(ctx)
+	if err != nil {
+		return or, err
+	}
+	or.Base, or.Delta, or.DeltaN = crypto.ID(root), crypto.ID{}, 0
+	or.BaseN, err = countTree(ctx, st, or.Base)
+	return or, err
+}
+
+func countTree(ctx context.Context, st tree.NodeStore, root crypto.ID) (uint64, error) {
+	if root.IsZero() {
+		return 0, nil
+	}
+	return tree.Count(ctx, st, root)
+}
