@@ -107,7 +107,9 @@ func (r *Repository) Keys(ctx context.Context, currentPassword []byte) ([]KeyInf
 		}
 		out = append(out, KeyInfo{ID: name, Current: cur, KDF: kf.KDF, Created: kf.Created, Host: kf.Host, Username: kf.Username, Label: kf.Label})
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Created.Before(out[j].Created) || out[i].Created.Equal(out[j].Created) && out[i].ID < out[j].ID })
+	sort.Slice(out, func(i, j int) bool {
+		return out[i].Created.Before(out[j].Created) || out[i].Created.Equal(out[j].Created) && out[i].ID < out[j].ID
+	})
 	return out, nil
 }
 

@@ -42,7 +42,7 @@ const (
 // Encoding: version=1 (1) | base (32) | delta (32) | files (32) | schema (32) |
 // uvarint records | uvarint base entries | uvarint delta entries | uvarint files
 type objectRoot struct {
-	Base, Delta, Files, Schema  crypto.ID
+	Base, Delta, Files, Schema     crypto.ID
 	Records, BaseN, DeltaN, NFiles uint64
 }
 

@@ -2,8 +2,8 @@ package repo
 
 import (
 	"bytes"
-	"errors"
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/orgsnap/orgsnap/repo/crypto"

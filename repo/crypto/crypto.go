@@ -59,6 +59,19 @@ func (id ID) Short() string { return hex.EncodeToString(id[:4]) }
 // IsZero reports whether id is the zero ID (used for "none").
 func (id ID) IsZero() bool { return id == ID{} }
 
+// MarshalText writes the hex form (JSON and other text encodings).
+func (id ID) MarshalText() ([]byte, error) { return []byte(id.String()), nil }
+
+// UnmarshalText parses the hex form.
+func (id *ID) UnmarshalText(b []byte) error {
+	v, err := ParseID(string(b))
+	if err != nil {
+		return err
+	}
+	*id = v
+	return nil
+}
+
 // ParseID parses a 64-character hex ID.
 func ParseID(s string) (ID, error) {
 	var id ID
