@@ -79,8 +79,8 @@ func (c Config) withDefaults() (Config, error) {
 		return c, fmt.Errorf("%w: TargetNode %d (max 65536) or MaxNode %d (max 1 MiB) too large", ErrInvalidConfig, c.TargetNode, c.MaxNode)
 	case c.LeafValueWeight < 0 || c.LeafValueWeight > MaxValueLen:
 		return c, fmt.Errorf("%w: LeafValueWeight %d outside [0, %d]", ErrInvalidConfig, c.LeafValueWeight, MaxValueLen)
-	case c.BufferEdits < 1 || c.BufferBytes < 1:
-		return c, fmt.Errorf("%w: BufferEdits %d and BufferBytes %d must be positive", ErrInvalidConfig, c.BufferEdits, c.BufferBytes)
+	case c.BufferEdits < 1 || c.BufferBytes < 1 || c.BufferEdits > 1<<30 || c.BufferBytes > 1<<30:
+		return c, fmt.Errorf("%w: BufferEdits %d and BufferBytes %d must be in [1, 2^30]", ErrInvalidConfig, c.BufferEdits, c.BufferBytes)
 	}
 	return c, nil
 }

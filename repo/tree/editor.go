@@ -196,6 +196,9 @@ func (e *Editor) Commit(ctx context.Context) (root ID, err error) {
 		}
 		return ID{}, err
 	}
+	if len(e.ents) == 0 && len(e.runs) == 0 {
+		return e.root, nil
+	}
 	mem := &memRun{arena: e.arena, ents: sortDedupe(e.arena, e.ents)}
 	var src editSource = mem
 	if len(e.runs) > 0 {

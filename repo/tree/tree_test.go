@@ -3,7 +3,6 @@ package tree
 import (
 	"bytes"
 	"context"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"maps"
@@ -377,4 +376,39 @@ func TestGolden(t *testing.T) {
 	}
 }
 
-func le64(v uint64) []byte { return binary.LittleEndian.AppendUint64(nil, v) }
+// TestValuesDoNotMoveBoundaries rewrites every value with a different
+// length and checks that every node keeps its keys.
+func TestValuesDoNotMoveBoundaries(t *testing.T) {
+	ctx := context.Background()
+	s := NewMemStore()
+	r := rand.New(rand.NewPCG(9, 9))
+	m := map[string]string{}
+	for i := range uint64(5000) {
+		m[string(sfID(i))] = string(randVal(r, 32))
+	}
+	shape := func(root ID) []string {
+		var out []string
+		if err := WalkNodes(ctx, s, root, nil, func(_ ID, n *Node) error {
+			out = append(out, fmt.Sprintf("%d:%s-%s", n.Level(), n.Key(0), n.Key(n.Len()-1)))
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	a := build(t, s, smallCfg(), m)
+	e := NewEditor(s, a, smallCfg())
+	for k := range m {
+		e.Put([]byte(k), randVal(r, r.IntN(200)))
+	}
+	b, err := e.Commit(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a == b {
+		t.Fatal("values did not change")
+	}
+	if sa, sb := shape(a), shape(b); !slices.Equal(sa, sb) {
+		t.Fatalf("node key ranges changed: %d nodes before, %d after", len(sa), len(sb))
+	}
+}
