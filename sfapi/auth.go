@@ -148,7 +148,8 @@ func (s StaticToken) Token(context.Context) (*Token, error) {
 	return &Token{AccessToken: s.AccessToken, InstanceURL: s.InstanceURL}, nil
 }
 
-func (s StaticToken) String() string { return "StaticToken{instance=" + s.InstanceURL + "}" }
+func (s StaticToken) String() string   { return "StaticToken{instance=" + s.InstanceURL + "}" }
+func (s StaticToken) GoString() string { return s.String() }
 
 // OAuth holds what every OAuth 2.0 flow shares. LoginURL is the login host
 // (https://login.salesforce.com, https://test.salesforce.com or the org's
@@ -164,6 +165,9 @@ type OAuth struct {
 func (o OAuth) String() string {
 	return fmt.Sprintf("OAuth{login=%s, client=%s}", o.loginURL(), o.ClientID)
 }
+
+// GoString keeps %#v from printing the secret.
+func (o OAuth) GoString() string { return o.String() }
 
 func (o OAuth) loginURL() string {
 	if o.LoginURL == "" {

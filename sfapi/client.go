@@ -244,8 +244,10 @@ type call struct {
 	header http.Header
 	// body is sent as is on each attempt; bodyFn, when set, builds it per
 	// attempt from the current token (SOAP puts the session in the body).
-	body        []byte
-	bodyFn      func(tok *Token) ([]byte, error)
+	body   []byte
+	bodyFn func(tok *Token) ([]byte, error)
+	// streamBody, when set, opens a fresh body per attempt (large uploads).
+	streamBody  func() (io.Reader, error)
 	contentType string
 	accept      string
 	// idempotent requests are retried on any transient failure; others only
@@ -421,6 +423,11 @@ func (c *Client) send(ctx context.Context, tok *Token, r *call, onOK func(*http.
 	var rd io.Reader
 	if body != nil {
 		rd = bytes.NewReader(body)
+	}
+	if r.streamBody != nil {
+		if rd, err = r.streamBody(); err != nil {
+			return err
+		}
 	}
 	req, err := http.NewRequestWithContext(ctx, r.method, target, rd)
 	if err != nil {
