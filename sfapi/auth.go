@@ -94,22 +94,21 @@ func (t *tokenCache) get(ctx context.Context) (*Token, error) {
 }
 
 // refresh replaces stale with a new token, unless another goroutine already
-// did.
-func (t *tokenCache) refresh(ctx context.Context, stale *Token) (*Token, error) {
+// did. renewed is false when the source handed back the very token that was
+// rejected (a static token): the caller may retry once, since a rejection
+// can be spurious, but must not loop.
+func (t *tokenCache) refresh(ctx context.Context, stale *Token) (tok *Token, renewed bool, err error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.cur != nil && t.cur != stale {
-		return t.cur, nil
+		return t.cur, true, nil
 	}
-	tok, err := t.fetch(ctx)
-	if err != nil {
-		return nil, err
+	if tok, err = t.fetch(ctx); err != nil {
+		return nil, false, err
 	}
-	if stale != nil && tok.AccessToken == stale.AccessToken {
-		return nil, fmt.Errorf("%w: the access token was rejected and this login cannot renew it; run `orgsnap org login` (or supply a fresh token)", ErrInvalidSession)
-	}
+	renewed = stale == nil || tok.AccessToken != stale.AccessToken
 	t.cur = tok
-	return tok, nil
+	return tok, renewed, nil
 }
 
 func (t *tokenCache) fetch(ctx context.Context) (*Token, error) {

@@ -315,7 +315,7 @@ func (c *Client) run(ctx context.Context, r *call, onOK func(*http.Response, fun
 	if r.maxAttempts > 0 {
 		maxAttempts = r.maxAttempts
 	}
-	refreshed := false
+	refreshed, renewed := false, false
 	for attempt := 1; ; attempt++ {
 		if err := ctx.Err(); err != nil {
 			return ctxErr(err)
@@ -336,13 +336,18 @@ func (c *Client) run(ctx context.Context, r *call, onOK func(*http.Response, fun
 			}
 			if !r.noAuth && (ae.ErrorCode == "INVALID_SESSION_ID" || (ae.StatusCode == http.StatusUnauthorized && !ae.soap)) {
 				if refreshed {
-					return fmt.Errorf("%w: session still rejected after a token refresh: %v; run `orgsnap org login` again", ErrInvalidSession, err)
+					hint := "run `orgsnap org login` again"
+					if !renewed {
+						hint = "this login cannot renew its access token: " + hint + " (or supply a fresh token)"
+					}
+					return fmt.Errorf("%w: session rejected again after a token refresh: %v; %s", ErrInvalidSession, err, hint)
 				}
 				refreshed = true
-				if _, rerr := c.auth.refresh(ctx, used); rerr != nil {
-					return fmt.Errorf("session expired and refresh failed: %w (original error: %v)", rerr, err)
+				var rerr error
+				if _, renewed, rerr = c.auth.refresh(ctx, used); rerr != nil {
+					return fmt.Errorf("session expired and refresh failed: %w; run `orgsnap org login` again (original error: %v)", rerr, err)
 				}
-				c.log.Debug("salesforce session refreshed", "method", r.method, "path", pathOnly(r.path))
+				c.log.Debug("salesforce session refreshed", "method", r.method, "path", pathOnly(r.path), "renewed", renewed)
 				attempt-- // a refresh is not a failed attempt
 				continue
 			}
