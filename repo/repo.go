@@ -132,6 +132,8 @@ type Options struct {
 	// Purpose is recorded in the lock file so a waiting process can say who
 	// holds the repository.
 	Purpose string
+	// WrapBackend decorates the storage (fault injection in tests, limits).
+	WrapBackend func(backend.Backend) backend.Backend
 }
 
 func (o *Options) now() time.Time {
@@ -144,7 +146,7 @@ func (o *Options) now() time.Time {
 // Repository is an open repository.
 type Repository struct {
 	dir     string
-	be      *local.Backend
+	be      backend.Backend
 	cfg     *Config
 	key     *crypto.Key
 	idx     *index.Index
@@ -235,8 +237,12 @@ func Open(ctx context.Context, dir string, o Options) (*Repository, error) {
 	return open(ctx, be, cfg, key, o)
 }
 
-func open(ctx context.Context, be *local.Backend, cfg *Config, key *crypto.Key, o Options) (*Repository, error) {
-	r := &Repository{dir: be.Root(), be: be, cfg: cfg, key: key, now: o.now}
+func open(ctx context.Context, lb *local.Backend, cfg *Config, key *crypto.Key, o Options) (*Repository, error) {
+	var be backend.Backend = lb
+	if o.WrapBackend != nil {
+		be = o.WrapBackend(lb)
+	}
+	r := &Repository{dir: lb.Root(), be: be, cfg: cfg, key: key, now: o.now}
 	if o.Now == nil {
 		r.now = time.Now
 	}
@@ -261,7 +267,7 @@ func open(ctx context.Context, be *local.Backend, cfg *Config, key *crypto.Key, 
 		return nil, err
 	}
 	r.lock = lk
-	be.Clean() // leftovers of a crashed writer; safe under the lock
+	lb.Clean() // leftovers of a crashed writer; safe under the lock
 	idx, err := index.Open(filepath.Join(r.dir, "index"))
 	if err != nil {
 		lk.release()
