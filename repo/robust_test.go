@@ -187,7 +187,9 @@ func TestCorruptPack(t *testing.T) {
 	r.Close()
 }
 
-func contains(s, sub string) bool { return len(sub) > 0 && len(s) >= len(sub) && (s[:len(sub)] == sub || contains(s[1:], sub)) }
+func contains(s, sub string) bool {
+	return len(sub) > 0 && len(s) >= len(sub) && (s[:len(sub)] == sub || contains(s[1:], sub))
+}
 
 // TestWrongPassword: a wrong password is ErrWrongPassword and writes nothing.
 func TestWrongPassword(t *testing.T) {
