@@ -229,7 +229,7 @@ func WalkNodes(ctx context.Context, s NodeStore, root ID, enter func(id ID, leve
 // walk visits n (calling enter first unless entered) and its subtree.
 func walk(ctx context.Context, s NodeStore, id ID, n *Node, enter func(ID, int) error, visit func(ID, *Node) error, entered bool) error {
 	if enter != nil && !entered {
-		if err := enter(id, n.level); err == SkipSubtree {
+		if err := enter(id, n.level); errors.Is(err, SkipSubtree) {
 			return nil
 		} else if err != nil {
 			return err
@@ -246,7 +246,7 @@ func walk(ctx context.Context, s NodeStore, id ID, n *Node, enter func(ID, int) 
 	var c *Node
 	for i := range n.Len() {
 		if enter != nil {
-			if err := enter(n.ids[i], n.level-1); err == SkipSubtree {
+			if err := enter(n.ids[i], n.level-1); errors.Is(err, SkipSubtree) {
 				continue
 			} else if err != nil {
 				return err
