@@ -68,7 +68,10 @@
 // With the defaults (MinNode 512, TargetNode 4096, MaxNode 16384,
 // LeafValueWeight 48) and 18-byte Ids with 32-byte values, leaves average
 // ~2.9 KB (~56 entries) and internal nodes fan out ~60-70 ways: 1M entries
-// make a 4-level tree of ~18K leaves. Node bytes are bounded by weights,
-// not measured: a node holds at most (MaxNode + one entry's weight) of
-// weight, so its byte size is bounded for any legal keys and values.
+// make a 4-level tree of ~18K leaves. Node bytes are bounded through
+// weights, not measured: a node holds less than MaxNode plus one entry's
+// weight, so with the defaults a leaf of 18-byte Ids and 72-byte values is
+// at most ~23 KB, and the worst legal case (1-byte keys, 1 KiB values) is
+// ~345 KB. Set LeafValueWeight to the typical value size to keep node bytes
+// near TargetNode.
 package tree
