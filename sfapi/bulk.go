@@ -2,6 +2,7 @@ package sfapi
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/csv"
 	"encoding/json"
@@ -104,6 +105,11 @@ type BulkQueryOptions struct {
 	JobAttempts int
 	// DeleteJob deletes the job (and its stored results) after Close.
 	DeleteJob bool
+	// ParallelPages > 1 downloads up to that many result pages at once
+	// through the resultPages resource (v58+), holding at most that many
+	// pages in memory. Where the server does not offer resultPages, pages
+	// are streamed one after another.
+	ParallelPages int
 }
 
 var delimiters = map[string]rune{"": ',', "COMMA": ',', "TAB": '\t', "PIPE": '|', "SEMICOLON": ';', "CARET": '^', "BACKQUOTE": '`'}
@@ -317,6 +323,8 @@ type CSVStream struct {
 
 	started, done bool
 	err           error
+
+	par *parallelPager // non-nil in parallel mode
 }
 
 // QueryResults returns a stream over the results of a JobComplete query job
@@ -363,6 +371,11 @@ func (s *CSVStream) Err() error { return s.err }
 // Close releases the current page; with DeleteJob it deletes the job.
 func (s *CSVStream) Close() error {
 	s.closePage()
+	if s.par != nil {
+		s.par.cancel()
+		for range s.par.pages {
+		}
+	}
 	s.done = true
 	if s.opts.DeleteJob && s.job != nil {
 		ctx := s.ctx
@@ -379,6 +392,16 @@ func (s *CSVStream) open() error {
 		return s.err
 	}
 	s.started = true
+	if s.opts.ParallelPages > 1 {
+		err := s.startParallel()
+		if err == nil {
+			return s.nextParallelPage()
+		}
+		if !errors.Is(err, errNoResultPages) {
+			return err
+		}
+		s.c.log.Debug("resultPages not offered, reading pages one by one", "job", s.job.ID)
+	}
 	return s.openPageRetrying(0)
 }
 
@@ -408,6 +431,12 @@ func (s *CSVStream) Next() bool {
 			} else {
 				// Page finished.
 				s.closePage()
+				if s.par != nil {
+					if s.err = s.nextParallelPage(); s.err != nil {
+						return false
+					}
+					continue
+				}
 				if s.next == "" {
 					s.done = true
 					return false
@@ -418,6 +447,12 @@ func (s *CSVStream) Next() bool {
 				}
 				continue
 			}
+		}
+		if s.par != nil && pageErr != nil {
+			// Parallel pages are complete bodies: a short one is the
+			// server's doing.
+			s.err = fmt.Errorf("bulk job %s page %d: %w", s.job.ID, s.pages, pageErr)
+			return false
 		}
 		if pageErr == nil {
 			// A clean body that is not valid CSV: retrying won't help.
@@ -547,6 +582,149 @@ func (s *CSVStream) closePage() {
 		s.body = nil
 	}
 	s.cr = nil
+}
+
+var errNoResultPages = errors.New("resultPages not offered")
+
+// parallelPager fetches result pages ahead of the reader. pages carries one
+// future per page, in order; its capacity bounds the pages held in memory.
+type parallelPager struct {
+	pages  chan chan pageResult
+	cancel context.CancelFunc
+}
+
+type pageResult struct {
+	body     []byte
+	expected int
+	err      error
+}
+
+type resultPagesAnswer struct {
+	ResultPages []struct {
+		ResultURL string `json:"resultUrl"`
+	} `json:"resultPages"`
+	NextRecordsURL string `json:"nextRecordsUrl"`
+	NextRecordURL  string `json:"nextRecordUrl"` // the docs' table spells it so
+	Done           bool   `json:"done"`
+}
+
+func (a *resultPagesAnswer) next() string {
+	n := a.NextRecordsURL
+	if n == "" {
+		n = a.NextRecordURL
+	}
+	if n == "null" {
+		return ""
+	}
+	return n
+}
+
+func (s *CSVStream) listPages(ctx context.Context, path string) (*resultPagesAnswer, error) {
+	var a resultPagesAnswer
+	if err := s.c.getJSON(ctx, FamilyBulk, path, nil, &a); err != nil {
+		return nil, err
+	}
+	return &a, nil
+}
+
+// startParallel lists the first result pages; errNoResultPages means the
+// server has no such resource.
+func (s *CSVStream) startParallel() error {
+	first, err := s.listPages(s.ctx, s.c.jobsPath("query", s.job.ID, "resultPages"))
+	if err != nil {
+		var ae *APIError
+		if errors.As(err, &ae) && (ae.StatusCode == http.StatusNotFound || ae.StatusCode == http.StatusMethodNotAllowed) {
+			return errNoResultPages
+		}
+		return fmt.Errorf("bulk job %s result pages: %w", s.job.ID, err)
+	}
+	ctx, cancel := context.WithCancel(s.ctx)
+	p := &parallelPager{pages: make(chan chan pageResult, s.opts.ParallelPages-1), cancel: cancel}
+	s.par = p
+	go func() {
+		defer close(p.pages)
+		a := first
+		for {
+			for _, rp := range a.ResultPages {
+				fut := make(chan pageResult, 1)
+				select {
+				case p.pages <- fut:
+				case <-ctx.Done():
+					return
+				}
+				go func(u string) { fut <- s.fetchPage(ctx, u) }(rp.ResultURL)
+			}
+			next := a.next()
+			if a.Done || next == "" {
+				return
+			}
+			var err error
+			if a, err = s.listPages(ctx, next); err != nil {
+				fut := make(chan pageResult, 1)
+				fut <- pageResult{err: fmt.Errorf("bulk job %s result pages: %w", s.job.ID, err)}
+				select {
+				case p.pages <- fut:
+				case <-ctx.Done():
+				}
+				return
+			}
+		}
+	}()
+	return nil
+}
+
+// fetchPage downloads one whole page (c.do re-fetches it on any transient
+// failure, truncation included).
+func (s *CSVStream) fetchPage(ctx context.Context, u string) pageResult {
+	resp, err := s.c.do(ctx, &call{family: FamilyBulk, method: http.MethodGet, path: u, accept: "text/csv", idempotent: true})
+	if err != nil {
+		return pageResult{err: fmt.Errorf("bulk job %s result page: %w", s.job.ID, err)}
+	}
+	exp := -1
+	if n, err := strconv.Atoi(resp.header.Get("Sforce-NumberOfRecords")); err == nil {
+		exp = n
+	}
+	return pageResult{body: resp.body, expected: exp}
+}
+
+// nextParallelPage switches the reader to the next downloaded page.
+func (s *CSVStream) nextParallelPage() error {
+	for {
+		fut, ok := <-s.par.pages
+		if !ok {
+			s.done = true
+			return nil
+		}
+		res := <-fut
+		if res.err != nil {
+			return res.err
+		}
+		s.pages++
+		if s.tr == nil {
+			s.tr = &trackingReader{}
+			s.br = bufio.NewReaderSize(s.tr, 256<<10)
+		}
+		s.tr.r, s.tr.err = bytes.NewReader(res.body), nil
+		s.br.Reset(s.tr)
+		s.cr = csv.NewReader(s.br)
+		s.cr.Comma = delimiters[strings.ToUpper(s.opts.ColumnDelimiter)]
+		s.cr.ReuseRecord = true
+		s.inPage, s.expected = 0, res.expected
+		head, err := s.cr.Read()
+		if err == io.EOF {
+			s.cr = nil
+			continue // an empty page
+		}
+		if err != nil {
+			return fmt.Errorf("bulk job %s: result header: %w", s.job.ID, err)
+		}
+		if s.header == nil {
+			s.header = append([]string(nil), head...)
+		} else if !equalStrings(head, s.header) {
+			return fmt.Errorf("bulk job %s: page %d has header %q, first page had %q", s.job.ID, s.pages, head, s.header)
+		}
+		return nil
+	}
 }
 
 func equalStrings(a, b []string) bool {

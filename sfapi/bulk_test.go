@@ -31,6 +31,8 @@ type fakeBulk struct {
 	resetPage map[string]int  // locator → times to reset before headers
 	shortPage map[string]int  // locator → times to end early at a row boundary
 	noNull    bool            // omit Sforce-Locator on the last page
+	pagesAPI  bool            // serve resultPages (else 404)
+	listings  int
 	gets      map[string]int  // locator → fetches
 	deleted   map[string]bool // job id → deleted
 }
@@ -101,6 +103,31 @@ func (f *fakeBulk) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			w.Header()[k] = v
 		}
 		io.WriteString(w, body)
+	case strings.HasSuffix(strings.ToLower(p), "/resultpages"):
+		if !f.pagesAPI {
+			writeJSON(w, 404, `[{"errorCode":"NOT_FOUND","message":"The requested resource does not exist"}]`)
+			return
+		}
+		f.listings++
+		id := strings.Split(strings.TrimPrefix(p, "/"), "/")[0]
+		start := 0
+		if l := r.URL.Query().Get("locator"); l != "" {
+			start, _ = strconv.Atoi(l)
+		}
+		var urls []string
+		for i := start; i < f.rows && len(urls) < 2; i += f.pageSize {
+			l := ""
+			if i > 0 {
+				l = loc(i)
+			}
+			urls = append(urls, fmt.Sprintf(`{"resultUrl":"%s/%s/results?locator=%s&maxRecords=%d"}`, base, id, l, f.pageSize))
+			start = i + f.pageSize
+		}
+		next, done := "null", start >= f.rows
+		if !done {
+			next = fmt.Sprintf("%q", fmt.Sprintf("%s/%s/resultpages?locator=%d", base, id, start))
+		}
+		writeJSON(w, 200, fmt.Sprintf(`{"resultPages":[%s],"nextRecordUrl":%s,"done":%v}`, strings.Join(urls, ","), next, done))
 	case r.Method == http.MethodGet:
 		id := strings.TrimPrefix(p, "/")
 		f.polls[id]++
@@ -242,5 +269,26 @@ func TestBulkCreateError(t *testing.T) {
 	_, err := env.c.BulkQuery(context.Background(), "SELECT Id FROM RecentlyViewed", nil)
 	if sfapi.ErrorCode(err) != "INVALIDENTITY" || n != 1 {
 		t.Fatalf("err %v after %d requests", err, n)
+	}
+}
+
+func TestBulkQueryParallelPages(t *testing.T) {
+	for _, offered := range []bool{true, false} {
+		fb := newFakeBulk(t, 5500, 1000)
+		fb.pagesAPI = offered
+		fb.breakPage[loc(3000)] = 1
+		fb.resetPage[loc(4000)] = 1
+		env := newEnv(t, fb)
+		ids, s, err := readAllBulk(t, env.c, &sfapi.BulkQueryOptions{MaxRecords: 1000, ParallelPages: 3})
+		if err != nil {
+			t.Fatal(offered, err)
+		}
+		checkIDs(t, ids, 5500)
+		if s.Pages() < 6 {
+			t.Fatalf("pages %d", s.Pages())
+		}
+		if offered && fb.listings != 3 {
+			t.Fatalf("listings %d", fb.listings)
+		}
 	}
 }
