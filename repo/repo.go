@@ -92,7 +92,7 @@ func defaultConfig(now time.Time) (*Config, error) {
 	p := chunker.DefaultParams()
 	c.Chunker.Min, c.Chunker.Avg, c.Chunker.Max = p.Min, p.Avg, p.Max
 	c.Tree.MinNode, c.Tree.TargetNode, c.Tree.MaxNode, c.Tree.LeafValueWeight = 2048, 8192, 32768, 64
-	c.InlineLimit = 1000
+	c.InlineLimit = 4096
 	c.RebaseRatio = 16
 	c.FrameSize = pack.DefaultFrameSize
 	c.PackSize = 16 << 20

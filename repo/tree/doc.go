@@ -23,7 +23,7 @@
 //
 // uvarint is the unsigned LEB128 varint of encoding/binary (7 bits per byte,
 // least significant group first, high bit set on every byte but the last),
-// in its shortest form. Keys are 1..256 bytes, values 0..1024 bytes. Within
+// in its shortest form. Keys are 1..256 bytes, values 0..16384 bytes. Within
 // a node, keys are strictly increasing in bytewise (memcmp) order. The key
 // of an internal entry is the last (greatest) key of the child's subtree;
 // every key of child i is greater than the key of entry i-1. Nothing follows

@@ -16,8 +16,8 @@ const NodeVersion = 1
 // Editor and by the decoder; they bound the size of a node (see Config).
 const (
 	MaxKeyLen   = 256
-	MaxValueLen = 1024
-	MaxLevel    = 63 // levels are 0 (leaves) ..= MaxLevel
+	MaxValueLen = 16384 // inline records; larger ones are stored as blobs by the repository
+	MaxLevel    = 63    // levels are 0 (leaves) ..= MaxLevel
 )
 
 // ErrCorruptNode is wrapped by every error about node bytes that do not
