@@ -307,6 +307,11 @@ func (b *releasingBody) Close() error {
 	return err
 }
 
+// maxRefreshes bounds token refreshes within one call: the first covers an
+// expired session, a second one a session revoked between the refresh and
+// the retry. More means the login itself is broken.
+const maxRefreshes = 2
+
 // run is the retry loop shared by do and stream. onOK consumes a successful
 // response (it must call release exactly once, now or later); an error it
 // returns is treated like any other attempt failure.
@@ -315,7 +320,7 @@ func (c *Client) run(ctx context.Context, r *call, onOK func(*http.Response, fun
 	if r.maxAttempts > 0 {
 		maxAttempts = r.maxAttempts
 	}
-	refreshed, renewed := false, false
+	refreshes, renewed := 0, false
 	for attempt := 1; ; attempt++ {
 		if err := ctx.Err(); err != nil {
 			return ctxErr(err)
@@ -335,14 +340,14 @@ func (c *Client) run(ctx context.Context, r *call, onOK func(*http.Response, fun
 				return err
 			}
 			if !r.noAuth && (ae.ErrorCode == "INVALID_SESSION_ID" || (ae.StatusCode == http.StatusUnauthorized && !ae.soap)) {
-				if refreshed {
+				if refreshes >= maxRefreshes {
 					hint := "run `orgsnap org login` again"
 					if !renewed {
 						hint = "this login cannot renew its access token: " + hint + " (or supply a fresh token)"
 					}
 					return fmt.Errorf("%w: session rejected again after a token refresh: %v; %s", ErrInvalidSession, err, hint)
 				}
-				refreshed = true
+				refreshes++
 				var rerr error
 				if _, renewed, rerr = c.auth.refresh(ctx, used); rerr != nil {
 					return fmt.Errorf("session expired and refresh failed: %w; run `orgsnap org login` again (original error: %v)", rerr, err)
