@@ -1,20 +1,99 @@
 package main
 
 import (
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
 	"github.com/urfave/cli/v2"
+
+	"github.com/orgsnap/orgsnap/repo"
 )
 
 // version is stamped at release time with -ldflags "-X main.version=…".
 var version = "dev"
 
+// Exit codes. Scripts branch on these; they are documented in docs/guide.md
+// and never change meaning.
+const (
+	exitOK            = 0
+	exitError         = 1  // anything else
+	exitUsage         = 2  // bad flags or arguments
+	exitCheckFailed   = 3  // check found damage; snapshot alert thresholds crossed
+	exitNoRepository  = 10 // no repository where one was expected
+	exitLocked        = 11 // another process holds the repository
+	exitWrongPassword = 12 // no key slot opens with the password
+)
+
+// usageError marks errors in how the command was called.
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
+func usagef(format string, args ...any) error { return usageError{fmt.Sprintf(format, args...)} }
+
+func exitCode(err error) int {
+	var ue usageError
+	switch {
+	case err == nil:
+		return exitOK
+	case errors.As(err, &ue):
+		return exitUsage
+	case errors.Is(err, repo.ErrWrongPassword):
+		return exitWrongPassword
+	case errors.Is(err, repo.ErrLocked):
+		return exitLocked
+	case errors.Is(err, repo.ErrNoRepository):
+		return exitNoRepository
+	case errors.Is(err, repo.ErrCheckFailed):
+		return exitCheckFailed
+	}
+	return exitError
+}
+
 func newApp() *cli.App {
-	return &cli.App{
+	app := &cli.App{
 		Name:                 "orgsnap",
 		Usage:                "git-style, encrypted, deduplicated backups of a Salesforce org",
 		Version:              version,
 		EnableBashCompletion: true,
-		Commands:             []*cli.Command{},
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "repo", Aliases: []string{"r"}, EnvVars: []string{"ORGSNAP_REPO"},
+				Usage: "repository `DIR` (default: the nearest .orgsnap in this directory or its parents)"},
+			&cli.StringFlag{Name: "password-file", EnvVars: []string{"ORGSNAP_PASSWORD_FILE"},
+				Usage: "read the repository password from `FILE` (or set ORGSNAP_PASSWORD)"},
+			&cli.DurationFlag{Name: "lock-wait", Value: 0,
+				Usage: "wait up to `DURATION` for another orgsnap process to release the repository"},
+			&cli.BoolFlag{Name: "json", Usage: "print JSON for scripts instead of text"},
+		},
+		Commands: []*cli.Command{
+			newInitCommand(),
+			newKeyCommand(),
+			newSnapshotsCommand(),
+			newCheckCommand(),
+			newRepairCommand(),
+			newStatsCommand(),
+			newCatCommand(),
+			newDemoCommand(),
+		},
+		ExitErrHandler: func(*cli.Context, error) {}, // main prints and exits
+		OnUsageError: func(c *cli.Context, err error, _ bool) error {
+			return usagef("%v (see `orgsnap %s --help`)", err, c.Command.FullName())
+		},
+		Writer:    os.Stdout,
+		ErrWriter: os.Stderr,
 	}
+	var mark func([]*cli.Command)
+	mark = func(cmds []*cli.Command) {
+		for _, cmd := range cmds {
+			cmd.OnUsageError = app.OnUsageError
+			mark(cmd.Subcommands)
+		}
+	}
+	mark(app.Commands)
+	return app
 }
 
-func exitCode(err error) int { return 1 }
+// now is the clock commands use; tests replace it.
+var now = time.Now
