@@ -414,7 +414,7 @@ func (s *CSVStream) Next() bool {
 	}
 	for s.err == nil && !s.done {
 		if s.cr == nil {
-			s.done = true
+			s.finish()
 			return false
 		}
 		rec, err := s.cr.Read()
@@ -438,7 +438,7 @@ func (s *CSVStream) Next() bool {
 					continue
 				}
 				if s.next == "" {
-					s.done = true
+					s.finish()
 					return false
 				}
 				s.locator, s.next, s.breaks = s.next, "", 0
@@ -465,6 +465,15 @@ func (s *CSVStream) Next() bool {
 		s.err = s.openPageRetrying(s.inPage, pageErr)
 	}
 	return false
+}
+
+// finish ends the stream, checking the row count against the job's.
+func (s *CSVStream) finish() error {
+	s.done = true
+	if n := s.job.NumberRecordsProcessed; n > 0 && s.total != n && s.err == nil {
+		s.err = fmt.Errorf("%w: bulk job %s reported %d records but its result pages held %d", ErrIncompleteResults, s.job.ID, n, s.total)
+	}
+	return s.err
 }
 
 // openPageRetrying opens the current locator's page and skips its first
@@ -569,8 +578,7 @@ func (s *CSVStream) openPage(skip int) error {
 func (s *CSVStream) pageEnd() error {
 	s.closePage()
 	if s.next == "" {
-		s.done = true
-		return nil
+		return s.finish()
 	}
 	s.locator, s.next = s.next, ""
 	return s.openPage(0)
@@ -692,8 +700,7 @@ func (s *CSVStream) nextParallelPage() error {
 	for {
 		fut, ok := <-s.par.pages
 		if !ok {
-			s.done = true
-			return nil
+			return s.finish()
 		}
 		res := <-fut
 		if res.err != nil {

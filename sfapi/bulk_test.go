@@ -26,12 +26,12 @@ type fakeBulk struct {
 	mu        sync.Mutex
 	jobs      int
 	polls     map[string]int
-	failJobs  int             // first N jobs end Failed
-	breakPage map[string]int  // locator → times to break it (truncate)
-	resetPage map[string]int  // locator → times to reset before headers
-	shortPage map[string]int  // locator → times to end early at a row boundary
-	noNull    bool            // omit Sforce-Locator on the last page
-	pagesAPI  bool            // serve resultPages (else 404)
+	failJobs  int            // first N jobs end Failed
+	breakPage map[string]int // locator → times to break it (truncate)
+	resetPage map[string]int // locator → times to reset before headers
+	shortPage map[string]int // locator → times to end early at a row boundary
+	noNull    bool           // omit Sforce-Locator on the last page
+	pagesAPI  bool           // serve resultPages (else 404)
 	listings  int
 	gets      map[string]int  // locator → fetches
 	deleted   map[string]bool // job id → deleted
@@ -140,7 +140,7 @@ func (f *fakeBulk) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				state, extra = "Failed", `,"errorMessage":"InternalServerError: retried more than 15 times"`
 			}
 		}
-		writeJSON(w, 200, fmt.Sprintf(`{"id":%q,"operation":"query","object":"Account","state":%q,"numberRecordsProcessed":%d,"apiVersion":62.0%s}`, id, state, f.rows, extra))
+		writeJSON(w, 200, fmt.Sprintf(`{"id":%q,"operation":"query","object":"Account","state":%q,"numberRecordsProcessed":%d,"apiVersion":62.0%s}`, id, state, f.rows+f.extra, extra))
 	case r.Method == http.MethodDelete:
 		f.deleted[strings.TrimPrefix(p, "/")] = true
 		w.WriteHeader(204)
@@ -290,5 +290,15 @@ func TestBulkQueryParallelPages(t *testing.T) {
 		if offered && fb.listings != 3 {
 			t.Fatalf("listings %d", fb.listings)
 		}
+	}
+}
+
+func TestBulkQueryCountMismatch(t *testing.T) {
+	fb := newFakeBulk(t, 1500, 1000)
+	fb.extra = 1
+	env := newEnv(t, fb)
+	_, _, err := readAllBulk(t, env.c, &sfapi.BulkQueryOptions{MaxRecords: 1000})
+	if !errors.Is(err, sfapi.ErrIncompleteResults) {
+		t.Fatalf("err = %v", err)
 	}
 }
