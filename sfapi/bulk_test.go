@@ -32,6 +32,7 @@ type fakeBulk struct {
 	shortPage map[string]int // locator → times to end early at a row boundary
 	noNull    bool           // omit Sforce-Locator on the last page
 	pagesAPI  bool           // serve resultPages (else 404)
+	extra     int            // added to numberRecordsProcessed
 	listings  int
 	gets      map[string]int  // locator → fetches
 	deleted   map[string]bool // job id → deleted
