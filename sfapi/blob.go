@@ -33,7 +33,10 @@ type BlobReader struct {
 	closed  bool
 }
 
-// DownloadBlob opens object/id/field for streaming. Close it.
+// DownloadBlob opens object/id/field for streaming. An open reader holds
+// one of the Files family's concurrency slots until Close, so the number of
+// files downloading at once is bounded by Concurrency.Files: close readers
+// promptly, and do not open more at once than that limit from one goroutine.
 func (c *Client) DownloadBlob(ctx context.Context, object, id, field string) (*BlobReader, error) {
 	if err := checkName(object); err != nil {
 		return nil, err

@@ -410,7 +410,9 @@ func (c *Client) backoff(attempt int) time.Duration {
 // attempt sends r once.
 func (c *Client) attempt(ctx context.Context, r *call, onOK func(*http.Response, func()) error) (*Token, error) {
 	var tok *Token
-	if !r.noAuth || r.bodyFn != nil {
+	// Even unauthenticated calls may need the token's instance URL.
+	needURL := c.auth.instance == "" && !strings.HasPrefix(r.path, "http")
+	if !r.noAuth || r.bodyFn != nil || needURL {
 		var err error
 		if tok, err = c.auth.get(ctx); err != nil {
 			return nil, err
