@@ -1,0 +1,5 @@
+package sftest
+
+type bulkJob struct{}
+
+func (o *Org) routeJobs(c *reqCtx) { notFound(c.w) }
