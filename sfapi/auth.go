@@ -10,6 +10,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
+	"encoding/xml"
 	"errors"
 	"fmt"
 	"io"
@@ -527,4 +528,74 @@ func stripSecretsFromExit(err error) string {
 		return fmt.Sprintf("exit status %d: %s", ee.ExitCode(), redact(strings.TrimSpace(snippet(ee.Stderr))))
 	}
 	return redact(err.Error())
+}
+
+// SOAPLogin logs in with the partner SOAP API's login() call: the fallback
+// for orgs without a connected app. Password is the password followed by
+// the security token when the IP is not trusted.
+type SOAPLogin struct {
+	LoginURL   string // default https://login.salesforce.com
+	Username   string
+	Password   string
+	APIVersion string // default DefaultAPIVersion
+	HTTPClient *http.Client
+}
+
+func (s *SOAPLogin) String() string   { return "SOAPLogin{user=" + s.Username + "}" }
+func (s *SOAPLogin) GoString() string { return s.String() }
+
+func (s *SOAPLogin) Token(ctx context.Context) (*Token, error) {
+	login := strings.TrimRight(s.LoginURL, "/")
+	if login == "" {
+		login = "https://login.salesforce.com"
+	}
+	ver := strings.TrimPrefix(s.APIVersion, "v")
+	if ver == "" {
+		ver = DefaultAPIVersion
+	}
+	hc := s.HTTPClient
+	if hc == nil {
+		hc = http.DefaultClient
+	}
+	body := `<?xml version="1.0" encoding="UTF-8"?><soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns:urn="urn:partner.soap.sforce.com"><soapenv:Body><urn:login><urn:username>` +
+		xmlText(s.Username) + `</urn:username><urn:password>` + xmlText(s.Password) + `</urn:password></urn:login></soapenv:Body></soapenv:Envelope>`
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, login+"/services/Soap/u/"+ver, strings.NewReader(body))
+	if err != nil {
+		return nil, fmt.Errorf("SOAP login: %w", err)
+	}
+	req.Header.Set("Content-Type", "text/xml; charset=UTF-8")
+	req.Header.Set("SOAPAction", "login")
+	resp, err := hc.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("SOAP login to %s: %s", login, redactSecrets(stripURL(err).Error(), s.Password))
+	}
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return nil, fmt.Errorf("SOAP login to %s: reading answer: %w", login, err)
+	}
+	if f, ok := parseSOAPFault(raw); ok {
+		return nil, fmt.Errorf("SOAP login for %s: %w", s.Username, &APIError{StatusCode: resp.StatusCode, ErrorCode: f.code,
+			Message: redactSecrets(f.message, s.Password), soap: true})
+	}
+	var env struct {
+		Result struct {
+			ServerURL string `xml:"serverUrl"`
+			SessionID string `xml:"sessionId"`
+			UserID    string `xml:"userId"`
+			OrgID     string `xml:"userInfo>organizationId"`
+		} `xml:"Body>loginResponse>result"`
+	}
+	if err := xml.Unmarshal(raw, &env); err != nil || env.Result.SessionID == "" {
+		return nil, fmt.Errorf("SOAP login to %s: HTTP %d without a session id", login, resp.StatusCode)
+	}
+	u, err := url.Parse(env.Result.ServerURL)
+	if err != nil || u.Host == "" {
+		return nil, fmt.Errorf("SOAP login: serverUrl %q is not a URL", env.Result.ServerURL)
+	}
+	tok := &Token{AccessToken: env.Result.SessionID, InstanceURL: u.Scheme + "://" + u.Host}
+	if env.Result.OrgID != "" && env.Result.UserID != "" {
+		tok.ID = login + "/id/" + env.Result.OrgID + "/" + env.Result.UserID
+	}
+	return tok, nil
 }

@@ -412,3 +412,27 @@ func TestSFCLI(t *testing.T) {
 		t.Fatalf("err %v", err)
 	}
 }
+
+func TestSOAPLogin(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		if r.URL.Path != "/services/Soap/u/62.0" || r.Header.Get("SOAPAction") != "login" {
+			t.Errorf("%s %q", r.URL.Path, r.Header.Get("SOAPAction"))
+		}
+		if !strings.Contains(string(b), "<urn:password>p&amp;wTOKEN</urn:password>") {
+			w.WriteHeader(500)
+			io.WriteString(w, `<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns:sf="urn:fault.partner.soap.sforce.com"><soapenv:Body><soapenv:Fault><faultcode>sf:INVALID_LOGIN</faultcode><faultstring>INVALID_LOGIN: Invalid username, password, security token; or user locked out.</faultstring></soapenv:Fault></soapenv:Body></soapenv:Envelope>`)
+			return
+		}
+		io.WriteString(w, `<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns="urn:partner.soap.sforce.com"><soapenv:Body><loginResponse><result><serverUrl>https://x.my.salesforce.com/services/Soap/u/62.0/00D000000000001</serverUrl><sessionId>00D000000000001!soap</sessionId><userId>005000000000001AAA</userId><userInfo><organizationId>00D000000000001EAA</organizationId></userInfo></result></loginResponse></soapenv:Body></soapenv:Envelope>`)
+	}))
+	defer srv.Close()
+	tok, err := (&sfapi.SOAPLogin{LoginURL: srv.URL, Username: "u", Password: "p&wTOKEN"}).Token(context.Background())
+	if err != nil || tok.AccessToken != "00D000000000001!soap" || tok.InstanceURL != "https://x.my.salesforce.com" || tok.OrgID() != "00D000000000001EAA" {
+		t.Fatalf("%v %v", tok, err)
+	}
+	_, err = (&sfapi.SOAPLogin{LoginURL: srv.URL, Username: "u", Password: "wrong"}).Token(context.Background())
+	if sfapi.ErrorCode(err) != "INVALID_LOGIN" {
+		t.Fatalf("err %v", err)
+	}
+}
