@@ -114,6 +114,13 @@ type BulkQueryOptions struct {
 
 var delimiters = map[string]rune{"": ',', "COMMA": ',', "TAB": '\t', "PIPE": '|', "SEMICOLON": ';', "CARET": '^', "BACKQUOTE": '`'}
 
+func delimiterRune(name string) rune {
+	if r, ok := delimiters[strings.ToUpper(name)]; ok {
+		return r
+	}
+	return ','
+}
+
 func (c *Client) jobsPath(kind string, elems ...string) string {
 	return c.dataPath(append([]string{"jobs", kind}, elems...)...)
 }
@@ -537,7 +544,7 @@ func (s *CSVStream) openPage(skip int) error {
 	s.tr.r, s.tr.err = resp.Body, nil
 	s.br.Reset(s.tr)
 	s.cr = csv.NewReader(s.br)
-	s.cr.Comma = delimiters[strings.ToUpper(s.opts.ColumnDelimiter)]
+	s.cr.Comma = delimiterRune(s.opts.ColumnDelimiter)
 	s.cr.ReuseRecord = true
 	s.inPage = 0
 
@@ -714,7 +721,7 @@ func (s *CSVStream) nextParallelPage() error {
 		s.tr.r, s.tr.err = bytes.NewReader(res.body), nil
 		s.br.Reset(s.tr)
 		s.cr = csv.NewReader(s.br)
-		s.cr.Comma = delimiters[strings.ToUpper(s.opts.ColumnDelimiter)]
+		s.cr.Comma = delimiterRune(s.opts.ColumnDelimiter)
 		s.cr.ReuseRecord = true
 		s.inPage, s.expected = 0, res.expected
 		head, err := s.cr.Read()

@@ -25,9 +25,7 @@ func (u Usage) Percent() float64 {
 }
 
 // Limits tracks API usage from every response. It is safe for concurrent
-// use. Usage only moves forward within a reporting window: responses that
-// arrive out of order (parallel requests) never make the figure go down,
-// except when Max changes (a new allocation).
+// use.
 type Limits struct {
 	mu       sync.Mutex
 	usage    Usage
@@ -67,7 +65,10 @@ func (l *Limits) observe(h http.Header, now time.Time) {
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if max != l.usage.Max || used >= l.usage.Used {
+	// Answers to parallel requests arrive out of order, so a lower figure
+	// is taken only once it cannot be a straggler: the allocation changed,
+	// or a minute passed (the rolling 24-hour window moved on).
+	if max != l.usage.Max || used >= l.usage.Used || now.Sub(l.usage.At) > time.Minute {
 		l.usage = Usage{Used: used, Max: max, At: now}
 	}
 }
