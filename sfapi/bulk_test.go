@@ -303,3 +303,23 @@ func TestBulkQueryCountMismatch(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+func TestBulkQueryCancel(t *testing.T) {
+	fb := newFakeBulk(t, 3000, 1000)
+	env := newEnv(t, fb)
+	ctx, cancel := context.WithCancel(context.Background())
+	s, err := env.c.BulkQuery(ctx, "SELECT Id, Name FROM Account", &sfapi.BulkQueryOptions{MaxRecords: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	n := 0
+	for s.Next() {
+		if n++; n == 1500 {
+			cancel()
+		}
+	}
+	if !errors.Is(s.Err(), context.Canceled) || n > 2000 {
+		t.Fatalf("after cancel: %d rows, err %v", n, s.Err())
+	}
+}
