@@ -45,6 +45,8 @@ type pendingBlob struct {
 	key  packKey
 }
 
+const maxPendingPlain = 48 << 20
+
 func newBlobStore(r *Repository) *blobStore {
 	return &blobStore{
 		r:       r,
@@ -78,6 +80,7 @@ func (r *Repository) SaveBlob(ctx context.Context, t pack.BlobType, group string
 	if w == nil {
 		w, err = pack.NewWriter(r.key, k.kind, group, pack.Options{
 			FrameSize: r.cfg.FrameSize,
+			Level:     pack.Level(r.cfg.Compression),
 			Now:       func() int64 { return r.now().Unix() },
 		})
 		if err != nil {
@@ -89,7 +92,10 @@ func (r *Repository) SaveBlob(ctx context.Context, t pack.BlobType, group string
 	cp := append([]byte(nil), data...)
 	w.Add(id, t, cp, alias)
 	bs.pending[id] = pendingBlob{data: cp, key: k}
-	full := w.Size() >= r.cfg.PackSize
+	// Pending blobs are held in memory until their pack is saved, so a pack
+	// is also closed at maxPendingPlain bytes of plaintext: that bounds the
+	// writer's memory whatever the compression ratio.
+	full := w.Size() >= r.cfg.PackSize || w.PlainSize() >= maxPendingPlain
 	if full {
 		delete(bs.writers, k)
 	}

@@ -75,6 +75,9 @@ type Config struct {
 	// 1/RebaseRatio of the base's entries.
 	RebaseRatio int `json:"rebase_ratio"`
 	FrameSize   int `json:"frame_size"`
+	// Compression is the zstd level of frames: 1 fastest, 2 default (≈ zstd
+	// -3), 3 better (≈ zstd -7), 4 best.
+	Compression int `json:"compression"`
 	PackSize    int `json:"pack_size"`
 	// Extra is where settings of later issues live (retention policy, org
 	// profiles, remotes), kept verbatim by this code.
@@ -95,6 +98,7 @@ func defaultConfig(now time.Time) (*Config, error) {
 	c.InlineLimit = 4096
 	c.RebaseRatio = 16
 	c.FrameSize = pack.DefaultFrameSize
+	c.Compression = 2
 	c.PackSize = 16 << 20
 	return c, nil
 }
@@ -106,7 +110,7 @@ func (c *Config) validate() error {
 	if c.Version > ConfigVersion {
 		return fmt.Errorf("repository format %d is newer than this orgsnap supports (%d): upgrade orgsnap", c.Version, ConfigVersion)
 	}
-	if c.InlineLimit < 0 || c.InlineLimit > tree.MaxValueLen-1 || c.RebaseRatio < 1 || c.FrameSize < 4096 || c.PackSize < 1<<16 {
+	if c.InlineLimit < 0 || c.InlineLimit > tree.MaxValueLen-1 || c.RebaseRatio < 1 || c.FrameSize < 4096 || c.PackSize < 1<<16 || c.Compression < 1 || c.Compression > 4 {
 		return fmt.Errorf("repository config has invalid values: inline_limit=%d rebase_ratio=%d frame_size=%d pack_size=%d",
 			c.InlineLimit, c.RebaseRatio, c.FrameSize, c.PackSize)
 	}

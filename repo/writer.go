@@ -134,6 +134,9 @@ func (w *Writer) object(ctx context.Context, name string) (*objWriter, error) {
 			ow.exists = true
 		}
 	}
+	// An object the parent lacks is built from scratch: there is no base
+	// to compare edits with, so they go straight into a new base.
+	ow.replace = !ow.exists
 	w.objs[name] = ow
 	return ow, nil
 }
