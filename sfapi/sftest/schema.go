@@ -48,7 +48,7 @@ type ChildRelationship struct {
 // Field is one field of an Object, with what describe reports about it and
 // how the generator fills it.
 type Field struct {
-	Name, Label, Type string
+	Name, Label, Type                string
 	Length, Precision, Scale, Digits int
 
 	Nillable, Createable, Updateable, Calculated, Custom, ExternalID, IDLookup,
@@ -63,10 +63,10 @@ type Field struct {
 	Picklist         []string
 	DefaultValue     any
 
-	pos  int                     // index in Object.Fields
-	salt uint64                  // per-field randomness, stable across schema changes
-	gen  func(c *gctx) Value     // value of a generated record; nil ⇒ null
-	calc func(r *row) Value      // formula / derived value, computed on read
+	pos  int                 // index in Object.Fields
+	salt uint64              // per-field randomness, stable across schema changes
+	gen  func(c *gctx) Value // value of a generated record; nil ⇒ null
+	calc func(r *row) Value  // formula / derived value, computed on read
 }
 
 // Field returns the field named name (case-insensitive), or nil.
@@ -178,20 +178,20 @@ func labelOf(name string) string {
 }
 
 func (f *Field) g(gen func(c *gctx) Value) *Field { f.gen = gen; return f }
-func (f *Field) length(n int) *Field          { f.Length = n; return f }
-func (f *Field) label(s string) *Field        { f.Label = s; return f }
-func (f *Field) req() *Field                  { f.Nillable = false; return f }
-func (f *Field) ro() *Field                   { f.Createable, f.Updateable = false, false; return f }
-func (f *Field) createOnly() *Field           { f.Updateable = false; return f }
-func (f *Field) defaulted() *Field            { f.DefaultedOnCreate = true; return f }
-func (f *Field) nameField() *Field            { f.NameField = true; f.Nillable = false; return f }
-func (f *Field) ext() *Field                  { f.ExternalID, f.IDLookup = true, true; return f }
-func (f *Field) idLookup() *Field             { f.IDLookup = true; return f }
-func (f *Field) prec(p, s int) *Field         { f.Precision, f.Scale = p, s; return f }
-func (f *Field) pick(vals ...string) *Field   { f.Picklist = vals; return f }
-func (f *Field) restricted() *Field           { f.RestrictedPicklist = true; return f }
-func (f *Field) compound(name string) *Field  { f.CompoundName = name; return f }
-func (f *Field) def(v any) *Field             { f.DefaultValue = v; f.DefaultedOnCreate = true; return f }
+func (f *Field) length(n int) *Field              { f.Length = n; return f }
+func (f *Field) label(s string) *Field            { f.Label = s; return f }
+func (f *Field) req() *Field                      { f.Nillable = false; return f }
+func (f *Field) ro() *Field                       { f.Createable, f.Updateable = false, false; return f }
+func (f *Field) createOnly() *Field               { f.Updateable = false; return f }
+func (f *Field) defaulted() *Field                { f.DefaultedOnCreate = true; return f }
+func (f *Field) nameField() *Field                { f.NameField = true; f.Nillable = false; return f }
+func (f *Field) ext() *Field                      { f.ExternalID, f.IDLookup = true, true; return f }
+func (f *Field) idLookup() *Field                 { f.IDLookup = true; return f }
+func (f *Field) prec(p, s int) *Field             { f.Precision, f.Scale = p, s; return f }
+func (f *Field) pick(vals ...string) *Field       { f.Picklist = vals; return f }
+func (f *Field) restricted() *Field               { f.RestrictedPicklist = true; return f }
+func (f *Field) compound(name string) *Field      { f.CompoundName = name; return f }
+func (f *Field) def(v any) *Field                 { f.DefaultValue = v; f.DefaultedOnCreate = true; return f }
 func (f *Field) formula(expr string, calc func(r *row) Value) *Field {
 	f.Calculated, f.Formula, f.calc = true, expr, calc
 	return f.ro()

@@ -377,16 +377,16 @@ func (o *Org) limits(c *reqCtx) {
 	o.api.mu.Unlock()
 	mr := func(max, rem int64) map[string]int64 { return map[string]int64{"Max": max, "Remaining": rem} }
 	writeJSON(c.w, 200, map[string]any{
-		"DailyApiRequests":              mr(o.opts.APIDailyLimit, max(0, o.opts.APIDailyLimit-used)),
-		"DailyAsyncApexExecutions":      mr(250000, 250000),
-		"DailyBulkApiBatches":           mr(15000, 15000),
-		"DailyBulkV2QueryFileStorageMB": mr(976562, 976562),
-		"DailyBulkV2QueryJobs":          mr(10000, max(0, 10000-jobs)),
-		"DataStorageMB":                 mr(1024, 1024),
-		"FileStorageMB":                 mr(1024, 1024),
+		"DailyApiRequests":                  mr(o.opts.APIDailyLimit, max(0, o.opts.APIDailyLimit-used)),
+		"DailyAsyncApexExecutions":          mr(250000, 250000),
+		"DailyBulkApiBatches":               mr(15000, 15000),
+		"DailyBulkV2QueryFileStorageMB":     mr(976562, 976562),
+		"DailyBulkV2QueryJobs":              mr(10000, max(0, 10000-jobs)),
+		"DataStorageMB":                     mr(1024, 1024),
+		"FileStorageMB":                     mr(1024, 1024),
 		"ConcurrentAsyncGetReportInstances": mr(200, 200),
-		"HourlyODataCallout":            mr(10000, 10000),
-		"SingleEmail":                   mr(5000, 5000),
+		"HourlyODataCallout":                mr(10000, 10000),
+		"SingleEmail":                       mr(5000, 5000),
 	})
 }
 
@@ -548,15 +548,15 @@ func (o *Org) userinfo(c *reqCtx, identity bool) {
 	v := LatestVersion
 	idURL := c.base + "/id/" + o.id + "/" + uid
 	urls := map[string]string{
-		"enterprise": c.base + "/services/Soap/c/{version}/" + o.id[:15],
-		"metadata":   c.base + "/services/Soap/m/{version}/" + o.id[:15],
-		"partner":    c.base + "/services/Soap/u/{version}/" + o.id[:15],
-		"rest":       c.base + "/services/data/v{version}/",
-		"sobjects":   c.base + "/services/data/v{version}/sobjects/",
-		"search":     c.base + "/services/data/v{version}/search/",
-		"query":      c.base + "/services/data/v{version}/query/",
-		"recent":     c.base + "/services/data/v{version}/recent/",
-		"profile":    c.base + "/" + uid,
+		"enterprise":    c.base + "/services/Soap/c/{version}/" + o.id[:15],
+		"metadata":      c.base + "/services/Soap/m/{version}/" + o.id[:15],
+		"partner":       c.base + "/services/Soap/u/{version}/" + o.id[:15],
+		"rest":          c.base + "/services/data/v{version}/",
+		"sobjects":      c.base + "/services/data/v{version}/sobjects/",
+		"search":        c.base + "/services/data/v{version}/search/",
+		"query":         c.base + "/services/data/v{version}/query/",
+		"recent":        c.base + "/services/data/v{version}/recent/",
+		"profile":       c.base + "/" + uid,
 		"custom_domain": c.base,
 	}
 	_ = v

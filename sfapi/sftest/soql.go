@@ -131,7 +131,9 @@ func soqlError(code, q string, pos int, msg string) *Error {
 	return &Error{Code: code, Status: 400, Message: fmt.Sprintf("\n%s\n%s^\nERROR at Row:1:Column:%d\n%s", q, strings.Repeat(" ", pos), col, msg)}
 }
 
-func malformed(q string, pos int, msg string) *Error { return soqlError("MALFORMED_QUERY", q, pos, msg) }
+func malformed(q string, pos int, msg string) *Error {
+	return soqlError("MALFORMED_QUERY", q, pos, msg)
+}
 
 // ---- AST ----
 
@@ -360,7 +362,7 @@ type parser struct {
 }
 
 func (p *parser) peek() token { return p.toks[p.i] }
-func (p *parser) next() token  { t := p.toks[p.i]; p.i++; return t }
+func (p *parser) next() token { t := p.toks[p.i]; p.i++; return t }
 
 func (p *parser) isKw(kw string) bool {
 	t := p.peek()

@@ -31,8 +31,8 @@ type Value struct {
 
 var null = Value{}
 
-func vStr(s string) Value   { return Value{K: KString, S: s} }
-func vInt(i int64) Value    { return Value{K: KInt, I: i} }
+func vStr(s string) Value    { return Value{K: KString, S: s} }
+func vInt(i int64) Value     { return Value{K: KInt, I: i} }
 func vFloat(f float64) Value { return Value{K: KFloat, F: f} }
 func vBool(b bool) Value {
 	if b {
