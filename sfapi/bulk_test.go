@@ -308,6 +308,7 @@ func TestBulkQueryCancel(t *testing.T) {
 	fb := newFakeBulk(t, 3000, 1000)
 	env := newEnv(t, fb)
 	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
 	s, err := env.c.BulkQuery(ctx, "SELECT Id, Name FROM Account", &sfapi.BulkQueryOptions{MaxRecords: 1000})
 	if err != nil {
 		t.Fatal(err)

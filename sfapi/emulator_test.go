@@ -418,16 +418,45 @@ func TestAcceptanceFaults(t *testing.T) {
 	skip := map[string]string{}
 	clean, how := readEverything(t, c, skip)
 
-	srv.Org.SetFaults(sftest.FaultOptions{Rate: 0.05, Seed: 7, SlowDelay: time.Millisecond})
-	c2, _ := emuClient(t, srv, nil)
-	faulty, how2 := readEverything(t, c2, skip)
-	counts := srv.Org.FaultCounts()
-	srv.Org.SetFaults(sftest.FaultOptions{})
-
-	total, injected := 0, 0
-	for _, n := range counts {
-		injected += n
+	// Several fault sequences, so that every kind of fault gets drawn.
+	all := map[sftest.FaultKind]int{}
+	prev := srv.Org.FaultCounts() // the emulator's counts are cumulative
+	for seed := int64(1); seed <= 4; seed++ {
+		srv.Org.SetFaults(sftest.FaultOptions{Rate: 0.05, Seed: seed, SlowDelay: time.Millisecond})
+		c2, _ := emuClient(t, srv, nil)
+		faulty, how2 := readEverything(t, c2, skip)
+		cum := srv.Org.FaultCounts()
+		counts := map[sftest.FaultKind]int{}
+		for k, n := range cum {
+			if n > prev[k] {
+				counts[k] = n - prev[k]
+			}
+		}
+		prev = cum
+		srv.Org.SetFaults(sftest.FaultOptions{})
+		compareReads(t, clean, faulty, how, how2)
+		injected := 0
+		for k, n := range counts {
+			injected += n
+			all[k] += n
+		}
+		t.Logf("seed %d: %d requests, %d faults injected: %v", seed, c2.Limits().Requests(), injected, counts)
 	}
+	total, nBulk := 0, 0
+	for o, rows := range clean {
+		total += len(rows)
+		if how[o] == "bulk" {
+			nBulk++
+		}
+	}
+	t.Logf("%d objects (%d by Bulk), %d records; faults over all seeds: %v; skipped: %v", len(clean), nBulk, total, all, skipKeys(skip))
+	if len(all) == 0 {
+		t.Error("no faults were injected")
+	}
+}
+
+func compareReads(t *testing.T, clean, faulty map[string]map[string]string, how, how2 map[string]string) {
+	t.Helper()
 	var objs []string
 	for o := range clean {
 		objs = append(objs, o)
@@ -435,7 +464,6 @@ func TestAcceptanceFaults(t *testing.T) {
 	sort.Strings(objs)
 	for _, o := range objs {
 		a, b := clean[o], faulty[o]
-		total += len(a)
 		if how[o] != how2[o] {
 			t.Errorf("%s read by %s then %s", o, how[o], how2[o])
 		}
@@ -452,17 +480,6 @@ func TestAcceptanceFaults(t *testing.T) {
 	}
 	if len(faulty) != len(clean) {
 		t.Errorf("%d objects fault-free, %d with faults", len(clean), len(faulty))
-	}
-	nBulk := 0
-	for _, h := range how {
-		if h == "bulk" {
-			nBulk++
-		}
-	}
-	t.Logf("%d objects (%d by Bulk), %d records; %d requests, %d faults injected: %v; skipped: %v",
-		len(clean), nBulk, total, c2.Limits().Requests(), injected, counts, skipKeys(skip))
-	if injected == 0 {
-		t.Error("no faults were injected")
 	}
 }
 
