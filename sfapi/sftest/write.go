@@ -130,7 +130,7 @@ func (o *Org) checkRef(f *Field, id string) (string, *Error) {
 	if !contains(f.ReferenceTo, pst.obj.Name) {
 		return "", saveErr("FIELD_INTEGRITY_EXCEPTION", fmt.Sprintf("%s: id value of incorrect type: %s", f.Label, id), f.Name)
 	}
-	v, ok := pst.at(pidx, o.seq)
+	v, ok := pst.at(pidx, latest)
 	if !ok || v != nil && v.deleted {
 		return "", saveErr("ENTITY_IS_DELETED", "entity is deleted", f.Name)
 	}
@@ -282,7 +282,7 @@ func (o *Org) blobSum(s string) string {
 // materialize returns a mutable copy of record idx's current values.
 func (o *Org) materialize(st *objState, idx int64) []Value {
 	vals := make([]Value, len(st.obj.Fields))
-	v, _ := st.at(idx, o.seq)
+	v, _ := st.at(idx, latest)
 	var r row
 	r.reset(o, st, idx, v)
 	for _, f := range st.obj.Fields {
@@ -525,13 +525,13 @@ func (o *Org) contentVersionInserted(p *pendingInsert, t wtx) {
 	if !ok {
 		return
 	}
-	latest := 0
+	maxVer := 0
 	var r row
 	for idx := int64(0); idx < p.st.n; idx++ {
 		if idx == p.idx {
 			continue
 		}
-		v, ok := p.st.at(idx, o.seq)
+		v, ok := p.st.at(idx, latest)
 		if !ok {
 			continue
 		}
@@ -540,7 +540,7 @@ func (o *Org) contentVersionInserted(p *pendingInsert, t wtx) {
 			continue
 		}
 		n, _ := strconv.Atoi(r.get("VersionNumber").S)
-		latest = max(latest, n)
+		maxVer = max(maxVer, n)
 		if r.get("IsLatest").I != 0 {
 			vals := o.materialize(p.st, idx)
 			vals[p.st.obj.Field("IsLatest").pos] = vBool(false)
@@ -548,7 +548,7 @@ func (o *Org) contentVersionInserted(p *pendingInsert, t wtx) {
 			p.st.commit(idx, &version{vals: vals}, t.seq)
 		}
 	}
-	p.vals[obj.Field("VersionNumber").pos] = vStr(strconv.Itoa(latest + 1))
+	p.vals[obj.Field("VersionNumber").pos] = vStr(strconv.Itoa(maxVer + 1))
 	dv := o.materialize(dst, didx)
 	dv[dst.obj.Field("LatestPublishedVersionId").pos] = vStr(vid)
 	dv[dst.obj.Field("ContentSize").pos] = get("ContentSize")
@@ -585,7 +585,7 @@ func (o *Org) liveRecord(id string, want *objState) (*objState, int64, *Error) {
 		}
 		return nil, 0, &Error{Code: "NOT_FOUND", Message: "The requested resource does not exist", Status: 404}
 	}
-	v, ok := st.at(idx, o.seq)
+	v, ok := st.at(idx, latest)
 	if !ok {
 		return nil, 0, &Error{Code: "NOT_FOUND", Message: "The requested resource does not exist", Status: 404}
 	}
@@ -654,7 +654,7 @@ func (o *Org) forChildren(pst *objState, id string, fn func(*objState, int64, *v
 				continue
 			}
 			visit := func(idx int64) {
-				v, ok := cst.at(idx, o.seq)
+				v, ok := cst.at(idx, latest)
 				if !ok {
 					return
 				}
@@ -690,7 +690,7 @@ func (o *Org) forChildren(pst *objState, id string, fn func(*objState, int64, *v
 // undeleteRec restores a record from the Recycle Bin with the children its
 // delete cascaded to.
 func (o *Org) undeleteRec(st *objState, idx int64, t wtx) *Error {
-	v, ok := st.at(idx, o.seq)
+	v, ok := st.at(idx, latest)
 	if !ok {
 		return saveErr("ENTITY_IS_DELETED", "entity is deleted")
 	}
@@ -729,7 +729,7 @@ func (o *Org) restore(st *objState, idx int64, t wtx) {
 // purgeRec hard-deletes a record (emptying it from the Recycle Bin, or a
 // Bulk hardDelete): it vanishes from every query; getDeleted still lists it.
 func (o *Org) purgeRec(st *objState, idx int64, t wtx) {
-	v, ok := st.at(idx, o.seq)
+	v, ok := st.at(idx, latest)
 	if !ok {
 		return
 	}
@@ -822,7 +822,7 @@ func (o *Org) Purge(id string) error {
 	if !ok {
 		return saveErr("INVALID_ID_FIELD", "invalid record id")
 	}
-	if _, ok := st.at(idx, o.seq); !ok {
+	if _, ok := st.at(idx, latest); !ok {
 		return saveErr("ENTITY_IS_DELETED", "entity is deleted")
 	}
 	t := o.beginWrite()
@@ -945,3 +945,8 @@ func (o *Org) oldestTxMs() int64 {
 	}
 	return m
 }
+
+// latest reads the newest versions, including those of the write
+// transaction in progress (callers hold o.mu for writing, so no reader can
+// observe uncommitted versions).
+const latest = ^uint64(0)
