@@ -294,6 +294,21 @@ func TestEmulatorREST(t *testing.T) {
 		if err != nil || n != p.TotalSize || s.Pages() < 2 {
 			t.Fatalf("bulk %d rows in %d pages, REST %d: %v", n, s.Pages(), p.TotalSize, err)
 		}
+		ps, err := c.BulkQuery(ctx, "SELECT Id, Name FROM Account", &sfapi.BulkQueryOptions{MaxRecords: 50, ParallelPages: 3})
+		if err != nil {
+			t.Fatal(err)
+		}
+		pn := 0
+		for ps.Next() {
+			pn++
+		}
+		if err := ps.Err(); err != nil || pn != n {
+			t.Fatalf("parallel pages: %d rows (want %d): %v", pn, n, err)
+		}
+		ps.Close()
+		if strings.Contains(log.String(), "resultPages not offered") {
+			t.Errorf("the emulator offers resultPages but the client fell back")
+		}
 		if _, err := c.BulkQuery(ctx, "SELECT Id, BillingAddress FROM Account", nil); err == nil {
 			t.Errorf("compound field accepted by Bulk")
 		}
