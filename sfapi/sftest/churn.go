@@ -13,7 +13,7 @@ type ChurnOptions struct {
 	Seed int64
 	// Rate is the fraction of the org's records touched during the day
 	// (e.g. 0.01); the counts below override the derived ones when set.
-	Rate                                          float64
+	Rate                                         float64
 	Creates, Updates, Deletes, Undeletes, Purges int
 	// NewFields adds this many custom text fields (schema changes).
 	NewFields int

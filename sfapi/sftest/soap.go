@@ -447,4 +447,3 @@ func (o *Org) component(typ, member string) (string, bool) {
 	}
 	return "", false
 }
-
