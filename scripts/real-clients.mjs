@@ -45,8 +45,10 @@ check(us.every(r => r.success), 'collections update');
 const ds = await conn.sobject('Contact').destroy(ids);
 check(ds.every(r => r.success), 'collections delete');
 
-const bulk = await conn.bulk2.query('SELECT Id, Name FROM Account', { pollInterval: 200, pollTimeout: 30000 });
+// One result page only: jsforce's Bulk 2.0 stream breaks on multi-page
+// results (known upstream bug, see TESTING.md); the sf CLI covers paging.
+const bulk = await conn.bulk2.query('SELECT Id, Name FROM Account LIMIT 500', { pollInterval: 200, pollTimeout: 30000 });
 let rows = 0;
 for await (const _ of bulk) { rows++; }
-check(rows > 0, `bulk2 query: ${rows} rows`);
+check(rows === 500, `bulk2 query: ${rows} rows`);
 console.log('jsforce: all checks passed');

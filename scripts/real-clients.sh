@@ -21,17 +21,19 @@ export HOME="$SCRATCH/home" SF_DISABLE_AUTOUPDATE=true SF_AUTOUPDATE_DISABLE=tru
   SF_USE_GENERIC_UNIX_KEYCHAIN=true SF_SKIP_NEW_VERSION_CHECK=true
 
 # The dev org: `orgsnap dev-org` when the CLI registers it, else the
-# equivalent scripts/devorg (same engine, sftest.ListenAndServe).
+# equivalent scripts/devorg (same engine, sftest.ListenAndServe). Built
+# first so that $DEVPID is the server itself.
 cd "$ROOT"
-if go run ./cmd/orgsnap dev-org --help >/dev/null 2>&1; then
-  DEVORG=(go run ./cmd/orgsnap dev-org)
+if go build -o "$SCRATCH/orgsnap" ./cmd/orgsnap 2>/dev/null && "$SCRATCH/orgsnap" dev-org --help >/dev/null 2>&1; then
+  DEVORG=("$SCRATCH/orgsnap" dev-org)
 else
   echo "note: orgsnap has no dev-org command yet; using scripts/devorg"
-  DEVORG=(go run ./scripts/devorg)
+  go build -o "$SCRATCH/devorg" ./scripts/devorg
+  DEVORG=("$SCRATCH/devorg")
 fi
-"${DEVORG[@]}" --records "$RECORDS" --seed 7 --port "$PORT" --bulk-page-size 1000 >"$SCRATCH/devorg.log" 2>&1 &
+"${DEVORG[@]}" --records "$RECORDS" --seed 7 --port "$PORT" --bulk-page-size 1000 --verbose >"$SCRATCH/devorg.log" 2>&1 &
 DEVPID=$!
-trap 'kill $DEVPID 2>/dev/null; pkill -P $DEVPID 2>/dev/null || true' EXIT
+trap 'kill $DEVPID 2>/dev/null || true' EXIT
 for _ in $(seq 1 120); do
   grep -q '^access token:' "$SCRATCH/devorg.log" 2>/dev/null && break
   sleep 0.5

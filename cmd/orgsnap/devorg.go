@@ -34,6 +34,7 @@ func newDevOrgCommand() *cli.Command {
 			&cli.Float64Flag{Name: "faults", Usage: "fraction of API requests to fail transiently (0..1)"},
 			&cli.IntFlag{Name: "bulk-page-size", Usage: "Bulk 2.0 result rows per page when the client sends no maxRecords (0 = 100000)"},
 			&cli.StringFlag{Name: "base-time", Usage: "org creation time, RFC 3339 (default: today 00:00 UTC)"},
+			&cli.BoolFlag{Name: "verbose", Usage: "log every request to stderr"},
 		},
 		Action: func(c *cli.Context) error {
 			if r := c.Float64("faults"); r < 0 || r > 1 {
@@ -52,6 +53,9 @@ func newDevOrgCommand() *cli.Command {
 				BulkPageSize: c.Int("bulk-page-size"),
 				Faults: sftest.FaultOptions{Rate: c.Float64("faults"), Seed: c.Int64("seed"),
 					Kinds: []sftest.FaultKind{sftest.Fault503, sftest.Fault500, sftest.FaultReset, sftest.FaultSlow, sftest.FaultQueryTimeout, sftest.FaultLimit}},
+			}
+			if c.Bool("verbose") {
+				opts.RequestLog = c.App.ErrWriter
 			}
 			ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
 			defer stop()

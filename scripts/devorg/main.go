@@ -25,12 +25,16 @@ func main() {
 	port := flag.Int("port", 8642, "TCP port on 127.0.0.1")
 	faults := flag.Float64("faults", 0, "fraction of requests failing transiently")
 	page := flag.Int("bulk-page-size", 0, "Bulk 2.0 rows per result page without maxRecords")
+	verbose := flag.Bool("verbose", false, "log every request")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	opts := sftest.Options{Seed: *seed, Records: *records, BaseTime: time.Now().UTC().Truncate(24 * time.Hour),
 		Clock: wallClock{}, BulkPageSize: *page, Faults: sftest.FaultOptions{Rate: *faults, Seed: *seed,
 			Kinds: []sftest.FaultKind{sftest.Fault503, sftest.Fault500, sftest.FaultReset, sftest.FaultSlow}}}
+	if *verbose {
+		opts.RequestLog = os.Stderr
+	}
 	if err := sftest.ListenAndServe(ctx, fmt.Sprintf("127.0.0.1:%d", *port), opts, os.Stdout); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)

@@ -2,6 +2,7 @@ package sftest
 
 import (
 	"fmt"
+	"io"
 	"math"
 	"sort"
 	"strings"
@@ -53,6 +54,9 @@ type Options struct {
 	// JWTPublicKeyPEM, when set, verifies JWT bearer assertions (RS256);
 	// otherwise any well-formed assertion for a known user is accepted.
 	JWTPublicKeyPEM []byte
+	// RequestLog, when set, receives one line per request: method, path,
+	// status (dev-org --verbose).
+	RequestLog io.Writer
 }
 
 // Default credentials of an emulated org.

@@ -1,6 +1,7 @@
 package sftest
 
 import (
+	"bufio"
 	"crypto"
 	"crypto/hmac"
 	"crypto/rsa"
@@ -10,6 +11,7 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -175,10 +177,49 @@ type reqCtx struct {
 }
 
 // Handler serves the org's APIs.
-func (o *Org) Handler() http.Handler { return http.HandlerFunc(o.serve) }
+func (o *Org) Handler() http.Handler {
+	if o.opts.RequestLog == nil {
+		return http.HandlerFunc(o.serve)
+	}
+	var mu sync.Mutex
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		sw := &statusWriter{ResponseWriter: w, status: 200}
+		o.serve(sw, r)
+		mu.Lock()
+		fmt.Fprintf(o.opts.RequestLog, "%s %s %d\n", r.Method, r.URL.RequestURI(), sw.status)
+		mu.Unlock()
+	})
+}
+
+// statusWriter records the status of a response (request log).
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(s int) { w.status = s; w.ResponseWriter.WriteHeader(s) }
+
+func (w *statusWriter) Flush() {
+	if f, ok := w.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+func (w *statusWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	if h, ok := w.ResponseWriter.(http.Hijacker); ok {
+		return h.Hijack()
+	}
+	return nil, nil, http.ErrNotSupported
+}
 
 func (o *Org) serve(w http.ResponseWriter, r *http.Request) {
-	path := strings.TrimRight(r.URL.Path, "/")
+	// Salesforce tolerates doubled slashes (the sf CLI sends
+	// //services/data/… when the instance URL ends in a slash).
+	path := r.URL.Path
+	for strings.Contains(path, "//") {
+		path = strings.ReplaceAll(path, "//", "/")
+	}
+	path = strings.TrimRight(path, "/")
 	base := "http://" + r.Host
 	if r.TLS != nil {
 		base = "https://" + r.Host
