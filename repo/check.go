@@ -272,6 +272,16 @@ func (r *Repository) walkSnapshot(ctx context.Context, s *Snapshot, used map[cry
 		walkTree(or.Base, name, recLeaf)
 		walkTree(or.Delta, name, recLeaf)
 		mark(or.Schema, name)
+		if mark(or.Table, name) {
+			// A table that does not decode makes every record unreadable
+			// (a missing one is reported with the other missing blobs).
+			if _, lerr := r.idx.Lookup(or.Table); lerr == nil {
+				if _, err := r.loadTable(ctx, or.Table); err != nil {
+					problem(Problem{Blob: or.Table.String(), Message: fmt.Sprintf("field-list table of %s unreadable: %v", name, err),
+						Affects: []string{fmt.Sprintf("snapshot %s object %s", sid, name)}})
+				}
+			}
+		}
 		walkTree(or.Files, name, func(n *tree.Node) {
 			for j := 0; j < n.Len(); j++ {
 				var fid crypto.ID

@@ -9,6 +9,7 @@ import (
 
 	"github.com/orgsnap/orgsnap/repo/crypto"
 	"github.com/orgsnap/orgsnap/repo/pack"
+	"github.com/orgsnap/orgsnap/repo/record"
 	"github.com/orgsnap/orgsnap/repo/tree"
 )
 
@@ -30,29 +31,77 @@ import (
 //     same base have equal deltas, and diffs see no phantom changes);
 //   - a base never holds tombstones.
 
-// Record value encoding in leaves (first byte is a tag).
+// Record encoding (format of object roots, leaf values and field-list
+// tables; uvarint is encoding/binary's unsigned LEB128, at most 10 bytes).
+//
+// Object root (value of an object's entry in a snapshot's root tree):
+//
+//	version 2: 2 | base (32) | delta (32) | files (32) | schema (32) | table (32) |
+//	           uvarint records | uvarint base entries | uvarint delta entries | uvarint files
+//	version 1: 1 | base | delta | files | schema | the same four uvarints (no table;
+//	           written before records were typed: decoded as an empty table)
+//
+// Each ID is a blob ID; all zero means none (an empty tree, no schema, no
+// table). Records is the number of records in the snapshot; base and delta
+// entries count the two trees' entries (tombstones included); files counts
+// the files tree.
+//
+// Field-list table (blob of type meta, in a tree pack; ID in the object
+// root): the distinct lists of field names the object's records use.
+//
+//	1 (version) | uvarint nLists | per list: uvarint nNames | per name: uvarint len | name bytes
+//
+// Names are non-empty and strictly increasing bytewise within a list; no
+// list appears twice. A record names its list by position (0-based). Along
+// a snapshot lineage (each snapshot's table for an object starts as its
+// parent's: a full re-read included) the table is append-only, so a list's
+// position never changes and equal records encode to equal bytes, which the
+// delta invariant and diffs rely on. Two tables of which neither is a prefix
+// of the other (different lineages) give the same bytes different meanings:
+// Diff then compares decoded records.
+//
+// Leaf value (record trees; the key is the record Id), first byte a tag:
+//
+//	3 (valFields) | uvarint list | one field encoding per name of that list, in order
+//	1 (valBlob)   | 32-byte ID of a record blob holding a valFields encoding (tag included)
+//	2 (valTombstone), alone: delta only, deleted relative to the base
+//	0 (valInline) | raw bytes: records before typed encoding; no longer written or read
+//
+// A valFields encoding longer than the repository's inline_limit is stored
+// out of line (valBlob) instead. Field encodings, by first byte:
+//
+//	0x01          null
+//	0x02          false
+//	0x03          true
+//	0x04          number: text | 0x00 (the text in JSON number syntax, kept exactly as given)
+//	0x05          string: uvarint len | bytes (used only when the string is empty,
+//	              holds a 0x00 byte, or starts with a byte below 0x08)
+//	0x08 … 0xff   string: the string's bytes (this byte is its first) | 0x00
+//	0x00, 0x06, 0x07: invalid
+//
+// The encoding is canonical: a reader must reject anything else (an
+// over-long uvarint, the 0x05 form where the terminated form applies,
+// trailing bytes), so that equal records always have equal bytes.
 const (
-	valInline    = 0 // followed by the record bytes
-	valBlob      = 1 // followed by the 32-byte ID of a TypeRecord blob
-	valTombstone = 2 // delta only: deleted relative to the base
+	valInline    = 0
+	valBlob      = 1
+	valTombstone = 2
+	valFields    = 3
 )
 
-// objectRoot is one object's entry in a snapshot's root tree.
-//
-// Encoding: version=1 (1) | base (32) | delta (32) | files (32) | schema (32) |
-// uvarint records | uvarint base entries | uvarint delta entries | uvarint files
+// objectRoot is one object's entry in a snapshot's root tree (encoding
+// above: version 2 is written, 1 and 2 are read).
 type objectRoot struct {
-	Base, Delta, Files, Schema     crypto.ID
-	Records, BaseN, DeltaN, NFiles uint64
+	Base, Delta, Files, Schema, Table crypto.ID
+	Records, BaseN, DeltaN, NFiles    uint64
 }
 
 func (o *objectRoot) encode() []byte {
-	b := make([]byte, 0, 1+4*32+4*5)
-	b = append(b, 1)
-	b = append(b, o.Base[:]...)
-	b = append(b, o.Delta[:]...)
-	b = append(b, o.Files[:]...)
-	b = append(b, o.Schema[:]...)
+	b := make([]byte, 0, 1+5*32+4*5)
+	b = append(b, 2)
+	for _, id := range []*crypto.ID{&o.Base, &o.Delta, &o.Files, &o.Schema, &o.Table} {
+		b = append(b, id[:]...)
+	}
 	for _, v := range []uint64{o.Records, o.BaseN, o.DeltaN, o.NFiles} {
 		b = binary.AppendUvarint(b, v)
 	}
@@ -61,14 +110,21 @@ func (o *objectRoot) encode() []byte {
 
 func decodeObjectRoot(b []byte) (objectRoot, error) {
 	var o objectRoot
-	if len(b) < 1+4*32 || b[0] != 1 {
+	ids := []*crypto.ID{&o.Base, &o.Delta, &o.Files, &o.Schema, &o.Table}
+	if len(b) == 0 || (b[0] != 1 && b[0] != 2) {
 		return o, fmt.Errorf("%w: bad object entry", pack.ErrCorrupt)
 	}
-	copy(o.Base[:], b[1:])
-	copy(o.Delta[:], b[33:])
-	copy(o.Files[:], b[65:])
-	copy(o.Schema[:], b[97:])
-	b = b[129:]
+	if b[0] == 1 {
+		ids = ids[:4]
+	}
+	if len(b) < 1+32*len(ids) {
+		return o, fmt.Errorf("%w: short object entry", pack.ErrCorrupt)
+	}
+	b = b[1:]
+	for _, id := range ids {
+		copy(id[:], b)
+		b = b[32:]
+	}
 	for _, p := range []*uint64{&o.Records, &o.BaseN, &o.DeltaN, &o.NFiles} {
 		v, n := binary.Uvarint(b)
 		if n <= 0 {
@@ -79,36 +135,42 @@ func decodeObjectRoot(b []byte) (objectRoot, error) {
 	return o, nil
 }
 
-// encodeRecord turns record bytes into a leaf value, storing large records
-// as blobs of their own.
-func (r *Repository) encodeRecord(ctx context.Context, group string, data []byte) ([]byte, error) {
-	if len(data) <= r.cfg.InlineLimit {
-		v := make([]byte, 1+len(data))
-		copy(v[1:], data)
-		return v, nil
+// encodeRecord turns a record's valFields encoding into a leaf value,
+// storing it as a blob of its own when it is longer than InlineLimit. The
+// result may alias enc.
+func (r *Repository) encodeRecord(ctx context.Context, group string, enc []byte) ([]byte, error) {
+	if len(enc) <= r.cfg.InlineLimit {
+		return enc, nil
 	}
-	id, _, err := r.SaveBlob(ctx, pack.TypeRecord, group, data, nil)
+	id, _, err := r.SaveBlob(ctx, pack.TypeRecord, group, enc, nil)
 	if err != nil {
 		return nil, err
 	}
 	return append([]byte{valBlob}, id[:]...), nil
 }
 
-// decodeRecord turns a leaf value back into record bytes.
-func (r *Repository) decodeRecord(ctx context.Context, v []byte) ([]byte, error) {
+// decodeRecord turns a leaf value back into a record, against the
+// object's field-list table.
+func (r *Repository) decodeRecord(ctx context.Context, t *fieldTable, v []byte) (record.Record, error) {
 	if len(v) == 0 {
 		return nil, fmt.Errorf("%w: empty record value", pack.ErrCorrupt)
 	}
 	switch v[0] {
-	case valInline:
-		return v[1:], nil
+	case valFields:
+		return decodeRecordValue(v, t)
 	case valBlob:
 		if len(v) != 33 {
 			return nil, fmt.Errorf("%w: bad record reference", pack.ErrCorrupt)
 		}
 		var id crypto.ID
 		copy(id[:], v[1:])
-		return r.LoadBlob(ctx, id)
+		b, err := r.LoadBlob(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		return decodeRecordValue(b, t)
+	case valInline:
+		return nil, fmt.Errorf("%w: record in the untyped format of an older orgsnap build (not readable by this one)", pack.ErrCorrupt)
 	}
 	return nil, fmt.Errorf("%w: record value tag %d", pack.ErrCorrupt, v[0])
 }
@@ -354,3 +416,91 @@ type stopError struct{}
 func (stopError) Error() string { return "stop" }
 
 var errStop error = stopError{}
+
+// tablesCompatible reports whether leaf values under tables ta and tb can
+// be compared as bytes: one table extends the other (the same lineage).
+func tablesCompatible(ta, tb *fieldTable) bool { return ta.isPrefixOf(tb) || tb.isPrefixOf(ta) }
+
+// diffRecordsDecoded is diffRecords for two versions of an object whose
+// field-list tables are not compatible (different lineages): equal bytes
+// may mean different records there, so it reads both versions in full and
+// compares decoded records. It is never needed within a lineage.
+func (r *Repository) diffRecordsDecoded(ctx context.Context, a, b objectRoot, ta, tb *fieldTable, fn func(key string, old, new record.Record) error) error {
+	type side struct {
+		next func() ([]byte, []byte, bool)
+		key  string
+		rec  record.Record
+		ok   bool
+		t    *fieldTable
+	}
+	var errs [2]error
+	open := func(i int, o objectRoot, t *fieldTable) (*side, func()) {
+		seq := func(yield func(k, v []byte) bool) {
+			errs[i] = r.eachRecord(ctx, o, nil, func(k, v []byte) error {
+				if !yield(k, v) {
+					return errStop
+				}
+				return nil
+			})
+			if errs[i] == errStop {
+				errs[i] = nil
+			}
+		}
+		n, stop := iter.Pull2(seq)
+		return &side{next: n, t: t}, stop
+	}
+	advance := func(s *side) error {
+		k, v, ok := s.next()
+		s.ok = ok
+		if !ok {
+			return nil
+		}
+		s.key = string(k)
+		var err error
+		if s.rec, err = r.decodeRecord(ctx, s.t, v); err != nil {
+			return fmt.Errorf("record %s: %w", s.key, err)
+		}
+		return nil
+	}
+	sa, stopA := open(0, a, ta)
+	defer stopA()
+	sb, stopB := open(1, b, tb)
+	defer stopB()
+	if err := advance(sa); err != nil {
+		return err
+	}
+	if err := advance(sb); err != nil {
+		return err
+	}
+	for sa.ok || sb.ok {
+		var err error
+		switch {
+		case !sb.ok || (sa.ok && sa.key < sb.key):
+			if err = fn(sa.key, sa.rec, nil); err == nil {
+				err = advance(sa)
+			}
+		case !sa.ok || sb.key < sa.key:
+			if err = fn(sb.key, nil, sb.rec); err == nil {
+				err = advance(sb)
+			}
+		default:
+			if !sa.rec.Equal(sb.rec) {
+				err = fn(sa.key, sa.rec, sb.rec)
+			}
+			if err == nil {
+				if err = advance(sa); err == nil {
+					err = advance(sb)
+				}
+			}
+		}
+		if err != nil {
+			return err
+		}
+	}
+	for _, err := range errs {
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,12 +1,12 @@
 package repo
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
 
 	"github.com/orgsnap/orgsnap/repo/crypto"
+	"github.com/orgsnap/orgsnap/repo/record"
 	"github.com/orgsnap/orgsnap/repo/tree"
 )
 
@@ -55,8 +55,8 @@ func (r *Repository) Object(ctx context.Context, s *Snapshot, name string) (Obje
 	return Object{}, fmt.Errorf("object %s in snapshot %s: %w", name, s.ID.Short(), ErrNotFound)
 }
 
-// Record returns one record's bytes (found=false when absent).
-func (r *Repository) Record(ctx context.Context, s *Snapshot, object, id string) ([]byte, bool, error) {
+// Record returns one record (found=false when absent).
+func (r *Repository) Record(ctx context.Context, s *Snapshot, object, id string) (record.Record, bool, error) {
 	o, err := r.Object(ctx, s, object)
 	if err != nil {
 		if isNotFound(err) {
@@ -68,27 +68,38 @@ func (r *Repository) Record(ctx context.Context, s *Snapshot, object, id string)
 	if err != nil || v == nil {
 		return nil, false, err
 	}
-	b, err := r.decodeRecord(ctx, v)
-	return b, err == nil, err
+	t, err := r.loadTable(ctx, o.root.Table)
+	if err != nil {
+		return nil, false, fmt.Errorf("object %s: %w", object, err)
+	}
+	rec, err := r.decodeRecord(ctx, t, v)
+	if err != nil {
+		return nil, false, fmt.Errorf("object %s record %s: %w", object, id, err)
+	}
+	return rec, true, nil
 }
 
 // EachRecord streams an object's records in Id order from start ("" for
-// all). The bytes passed to fn are valid only during the call.
-func (r *Repository) EachRecord(ctx context.Context, s *Snapshot, object, start string, fn func(id string, data []byte) error) error {
+// all). Each record passed to fn is the caller's to keep.
+func (r *Repository) EachRecord(ctx context.Context, s *Snapshot, object, start string, fn func(id string, rec record.Record) error) error {
 	o, err := r.Object(ctx, s, object)
 	if err != nil {
 		return err
+	}
+	t, err := r.loadTable(ctx, o.root.Table)
+	if err != nil {
+		return fmt.Errorf("object %s: %w", object, err)
 	}
 	var from []byte
 	if start != "" {
 		from = []byte(start)
 	}
 	return r.eachRecord(ctx, o.root, from, func(k, v []byte) error {
-		b, err := r.decodeRecord(ctx, v)
+		rec, err := r.decodeRecord(ctx, t, v)
 		if err != nil {
 			return fmt.Errorf("object %s record %s: %w", object, k, err)
 		}
-		return fn(string(k), b)
+		return fn(string(k), rec)
 	})
 }
 
@@ -144,19 +155,21 @@ func (k ChangeKind) String() string {
 type Change struct {
 	Object string
 	// What is "record", "file" or "schema" (then ID is empty).
-	What     string
-	ID       string
-	Kind     ChangeKind
-	Old, New []byte    // record or schema bytes (nil on the absent side)
-	OldFile  crypto.ID // for files
-	NewFile  crypto.ID
+	What string
+	ID   string
+	Kind ChangeKind
+	// Old and New are the record before and after (nil on the absent side).
+	Old, New record.Record
+	// OldSchema and NewSchema are the schema documents (nil on the absent side).
+	OldSchema, NewSchema []byte
+	OldFile, NewFile     crypto.ID // for files
 }
 
 // Diff streams the differences from snapshot a to snapshot b (either may be
 // nil, meaning empty), object by object in name order, and within an object
 // records, then files, by Id. Equal subtrees are skipped without reading
-// them, so the cost follows the size of the change, not of the org. fn's
-// byte slices are valid only during the call.
+// them, so the cost follows the size of the change, not of the org. The
+// schema byte slices passed to fn are valid only during the call.
 func (r *Repository) Diff(ctx context.Context, a, b *Snapshot, fn func(Change) error) error {
 	var ra, rb crypto.ID
 	if a != nil {
@@ -189,38 +202,53 @@ func (r *Repository) diffObject(ctx context.Context, name string, a, b objectRoo
 		c := Change{Object: name, What: "schema", Kind: Changed}
 		var err error
 		if !a.Schema.IsZero() {
-			if c.Old, err = r.LoadBlob(ctx, a.Schema); err != nil {
+			if c.OldSchema, err = r.LoadBlob(ctx, a.Schema); err != nil {
 				return err
 			}
 		}
 		if !b.Schema.IsZero() {
-			if c.New, err = r.LoadBlob(ctx, b.Schema); err != nil {
+			if c.NewSchema, err = r.LoadBlob(ctx, b.Schema); err != nil {
 				return err
 			}
 		}
-		c.Kind = kindOf(c.Old != nil, c.New != nil)
+		c.Kind = kindOf(c.OldSchema != nil, c.NewSchema != nil)
 		if err := fn(c); err != nil {
 			return err
 		}
 	}
-	err := r.diffRecords(ctx, a, b, func(rc recordChange) error {
-		c := Change{Object: name, What: "record", ID: string(rc.Key), Kind: kindOf(rc.Old != nil, rc.New != nil)}
-		var err error
-		if rc.Old != nil {
-			if c.Old, err = r.decodeRecord(ctx, rc.Old); err != nil {
-				return err
+	ta, err := r.loadTable(ctx, a.Table)
+	if err != nil {
+		return fmt.Errorf("object %s: %w", name, err)
+	}
+	tb, err := r.loadTable(ctx, b.Table)
+	if err != nil {
+		return fmt.Errorf("object %s: %w", name, err)
+	}
+	emit := func(id string, old, nw record.Record) error {
+		return fn(Change{Object: name, What: "record", ID: id, Kind: kindOf(old != nil, nw != nil), Old: old, New: nw})
+	}
+	if !tablesCompatible(ta, tb) {
+		err = r.diffRecordsDecoded(ctx, a, b, ta, tb, emit)
+	} else {
+		err = r.diffRecords(ctx, a, b, func(rc recordChange) error {
+			var old, nw record.Record
+			var err error
+			if rc.Old != nil {
+				if old, err = r.decodeRecord(ctx, ta, rc.Old); err != nil {
+					return fmt.Errorf("object %s record %s: %w", name, rc.Key, err)
+				}
 			}
-		}
-		if rc.New != nil {
-			if c.New, err = r.decodeRecord(ctx, rc.New); err != nil {
-				return err
+			if rc.New != nil {
+				if nw, err = r.decodeRecord(ctx, tb, rc.New); err != nil {
+					return fmt.Errorf("object %s record %s: %w", name, rc.Key, err)
+				}
 			}
-		}
-		if c.Kind == Changed && bytes.Equal(c.Old, c.New) {
-			return nil // the same record stored inline in one and as a blob in the other
-		}
-		return fn(c)
-	})
+			if old != nil && nw != nil && old.Equal(nw) {
+				return nil // unreachable within a lineage (equal records, equal bytes); kept as a guard
+			}
+			return emit(string(rc.Key), old, nw)
+		})
+	}
 	if err != nil {
 		return err
 	}

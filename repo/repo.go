@@ -159,6 +159,7 @@ type Repository struct {
 	treeCfg tree.Config
 	chunkP  chunker.Params
 	blobs   *blobStore
+	tables  tableCache // decoded field-list tables
 }
 
 // Init creates a repository in dir.

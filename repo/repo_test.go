@@ -1,15 +1,16 @@
 package repo
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"math/rand"
 	"sort"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/orgsnap/orgsnap/repo/crypto"
+	"github.com/orgsnap/orgsnap/repo/record"
 )
 
 var ctx = context.Background()
@@ -50,13 +51,13 @@ func reopen(t testing.TB, r *Repository) *Repository {
 	return r2
 }
 
-// model is the plain-map truth: object → Id → record bytes.
-type model map[string]map[string]string
+// model is the plain-map truth: object → Id → record.
+type model map[string]map[string]record.Record
 
 func (m model) clone() model {
 	out := model{}
 	for o, recs := range m {
-		out[o] = map[string]string{}
+		out[o] = map[string]record.Record{}
 		for k, v := range recs {
 			out[o][k] = v
 		}
@@ -73,12 +74,45 @@ func randID(rng *rand.Rand, prefix string) string {
 	return string(b)
 }
 
-func randRecord(rng *rand.Rand, id string) string {
+// randRecord makes a record whose field set varies (optional fields come
+// and go, so objects use several field lists) and whose size sometimes
+// exceeds the inline limit.
+func randRecord(rng *rand.Rand, id string) record.Record {
 	n := 20 + rng.Intn(100)
 	if rng.Intn(10) == 0 {
 		n = 150 + rng.Intn(400) // out of line
 	}
-	return fmt.Sprintf(`{"Id":"%s","Name":"%x","Pad":"%s"}`, id, rng.Int63(), bytes.Repeat([]byte{'a' + byte(rng.Intn(26))}, n))
+	var rec record.Record
+	if rng.Intn(5) == 0 {
+		rec = append(rec, record.Field{Name: "Active", Kind: record.Bool, Value: fmt.Sprint(rng.Intn(2) == 0)})
+	}
+	if rng.Intn(4) == 0 {
+		rec = append(rec, record.Field{Name: "Amount", Kind: record.Number, Value: fmt.Sprintf("%d.%02d", rng.Intn(100000)-500, rng.Intn(100))})
+	}
+	if rng.Intn(6) == 0 {
+		rec = append(rec, record.Field{Name: "Closed", Kind: record.Null})
+	}
+	rec = append(rec,
+		record.Field{Name: "Id", Kind: record.String, Value: id},
+		record.Field{Name: "Name", Kind: record.String, Value: fmt.Sprintf("%x", rng.Int63())},
+		record.Field{Name: "Pad", Kind: record.String, Value: strings.Repeat(string(rune('a'+rng.Intn(26))), n)})
+	if rng.Intn(8) == 0 {
+		rec = append(rec, record.Field{Name: "Zeta__c", Kind: record.String, Value: "\"quoted\" é\n"})
+	}
+	return rec
+}
+
+// render is a record's JSON rendering ("" when absent): injective for
+// valid records, so comparing renderings compares records exactly.
+func render(rec record.Record) string {
+	if rec == nil {
+		return ""
+	}
+	b, err := rec.MarshalJSON()
+	if err != nil {
+		return "invalid: " + err.Error()
+	}
+	return string(b)
 }
 
 func checkSnapshot(t *testing.T, r *Repository, s *Snapshot, m model) {
@@ -101,12 +135,12 @@ func checkSnapshot(t *testing.T, r *Repository, s *Snapshot, m model) {
 		}
 		got := map[string]string{}
 		prev := ""
-		err := r.EachRecord(ctx, s, o.Name, "", func(id string, data []byte) error {
+		err := r.EachRecord(ctx, s, o.Name, "", func(id string, rec record.Record) error {
 			if id <= prev {
 				return fmt.Errorf("ids out of order: %q after %q", id, prev)
 			}
 			prev = id
-			got[id] = string(data)
+			got[id] = render(rec)
 			return nil
 		})
 		if err != nil {
@@ -116,8 +150,8 @@ func checkSnapshot(t *testing.T, r *Repository, s *Snapshot, m model) {
 			t.Fatalf("object %s: iterated %d records, model %d", o.Name, len(got), len(m[o.Name]))
 		}
 		for id, v := range m[o.Name] {
-			if got[id] != v {
-				t.Fatalf("object %s record %s: iterated %q, model %q", o.Name, id, got[id], v)
+			if got[id] != render(v) {
+				t.Fatalf("object %s record %s: iterated %q, model %q", o.Name, id, got[id], render(v))
 			}
 		}
 	}
@@ -134,8 +168,8 @@ func checkSnapshot(t *testing.T, r *Repository, s *Snapshot, m model) {
 		n := 0
 		for id, v := range recs {
 			got, ok, err := r.Record(ctx, s, o, id)
-			if err != nil || !ok || string(got) != v {
-				t.Fatalf("Record(%s,%s) = %q,%v,%v; want %q", o, id, got, ok, err, v)
+			if err != nil || !ok || !got.Equal(v) {
+				t.Fatalf("Record(%s,%s) = %#v,%v,%v; want %#v", o, id, got, ok, err, v)
 			}
 			if n++; n > 20 {
 				break
@@ -175,11 +209,11 @@ func modelDiff(a, b model) []modelChange {
 			bv, bok := b[o][id]
 			switch {
 			case aok && !bok:
-				out = append(out, modelChange{o, id, Deleted, av, ""})
+				out = append(out, modelChange{o, id, Deleted, render(av), ""})
 			case !aok && bok:
-				out = append(out, modelChange{o, id, Added, "", bv})
-			case av != bv:
-				out = append(out, modelChange{o, id, Changed, av, bv})
+				out = append(out, modelChange{o, id, Added, "", render(bv)})
+			case render(av) != render(bv):
+				out = append(out, modelChange{o, id, Changed, render(av), render(bv)})
 			}
 		}
 	}
@@ -198,7 +232,7 @@ func repoDiff(t *testing.T, r *Repository, a, b *Snapshot) []modelChange {
 		if c.What != "record" {
 			return nil
 		}
-		out = append(out, modelChange{c.Object, c.ID, c.Kind, string(c.Old), string(c.New)})
+		out = append(out, modelChange{c.Object, c.ID, c.Kind, render(c.Old), render(c.New)})
 		return nil
 	})
 	if err != nil {
@@ -237,7 +271,7 @@ func TestPropertyModel(t *testing.T) {
 				stats := map[string]*ObjectStats{}
 				for _, o := range objects {
 					if next[o] == nil {
-						next[o] = map[string]string{}
+						next[o] = map[string]record.Record{}
 					}
 					stats[o] = &ObjectStats{}
 					if rng.Intn(6) == 0 && len(cur[o]) > 0 {
@@ -245,7 +279,7 @@ func TestPropertyModel(t *testing.T) {
 						if err := w.ReplaceObject(ctx, o); err != nil {
 							t.Fatal(err)
 						}
-						rebuilt := map[string]string{}
+						rebuilt := map[string]record.Record{}
 						for id, v := range cur[o] {
 							if rng.Intn(10) == 0 {
 								continue
@@ -260,7 +294,7 @@ func TestPropertyModel(t *testing.T) {
 							rebuilt[id] = randRecord(rng, id)
 						}
 						for id, v := range rebuilt {
-							if err := w.PutRecord(ctx, o, id, []byte(v)); err != nil {
+							if err := w.PutRecord(ctx, o, id, v); err != nil {
 								t.Fatal(err)
 							}
 						}
@@ -275,7 +309,7 @@ func TestPropertyModel(t *testing.T) {
 							v := randRecord(rng, id)
 							next[o][id] = v
 							ids = append(ids, id)
-							must(t, w.PutRecord(ctx, o, id, []byte(v)))
+							must(t, w.PutRecord(ctx, o, id, v))
 						case op < 7: // update (sometimes to the same value, sometimes back to the base's)
 							id := ids[rng.Intn(len(ids))]
 							v := randRecord(rng, id)
@@ -285,7 +319,7 @@ func TestPropertyModel(t *testing.T) {
 								}
 							}
 							next[o][id] = v
-							must(t, w.PutRecord(ctx, o, id, []byte(v)))
+							must(t, w.PutRecord(ctx, o, id, v))
 						case op < 9: // delete
 							id := ids[rng.Intn(len(ids))]
 							delete(next[o], id)
@@ -359,7 +393,7 @@ func trunc(c []modelChange) []modelChange {
 	return c
 }
 
-func keys(m map[string]string) []string {
+func keys[V any](m map[string]V) []string {
 	out := make([]string, 0, len(m))
 	for k := range m {
 		out = append(out, k)

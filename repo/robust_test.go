@@ -13,6 +13,7 @@ import (
 	"github.com/orgsnap/orgsnap/repo/backend"
 	"github.com/orgsnap/orgsnap/repo/backend/faulty"
 	"github.com/orgsnap/orgsnap/repo/crypto"
+	"github.com/orgsnap/orgsnap/repo/record"
 )
 
 // workload commits snapshot number step on top of parent: a few hundred
@@ -26,7 +27,7 @@ func workload(r *Repository, parent *Snapshot, step int, m model) (*Snapshot, mo
 	}
 	for _, o := range []string{"Account", "Contact"} {
 		if next[o] == nil {
-			next[o] = map[string]string{}
+			next[o] = map[string]record.Record{}
 		}
 		ids := keys(next[o])
 		for i := 0; i < 60; i++ {
@@ -45,7 +46,7 @@ func workload(r *Repository, parent *Snapshot, step int, m model) (*Snapshot, mo
 			}
 			v := randRecord(rng, id)
 			next[o][id] = v
-			if err := w.PutRecord(ctx, o, id, []byte(v)); err != nil {
+			if err := w.PutRecord(ctx, o, id, v); err != nil {
 				w.Abort()
 				return nil, nil, err
 			}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/orgsnap/orgsnap/repo/crypto"
 	"github.com/orgsnap/orgsnap/repo/pack"
+	"github.com/orgsnap/orgsnap/repo/record"
 	"github.com/orgsnap/orgsnap/repo/tree"
 )
 
@@ -59,6 +60,11 @@ type objWriter struct {
 	records *tree.Editor // on the parent's delta (synthetic) or empty (replace)
 	files   *tree.Editor
 	schema  *crypto.ID
+	// table is the field-list table: the parent's (even on a full re-read,
+	// so that list positions never change along the lineage) plus lists
+	// first seen here. Loaded at the first record put.
+	table *fieldTable
+	buf   []byte // scratch for record encodings
 
 	// touched summarises each edited record (synthetic mode): what the
 	// parent had, what the base has, what the snapshot will have.
@@ -177,8 +183,9 @@ func (w *Writer) RemoveObject(ctx context.Context, object string) error {
 	return nil
 }
 
-// PutRecord sets a record's content.
-func (w *Writer) PutRecord(ctx context.Context, object, id string, data []byte) error {
+// PutRecord sets a record's content. rec must be valid (record.Validate);
+// the writer does not keep it.
+func (w *Writer) PutRecord(ctx context.Context, object, id string, rec record.Record) error {
 	ow, err := w.object(ctx, object)
 	if err != nil {
 		return err
@@ -186,7 +193,18 @@ func (w *Writer) PutRecord(ctx context.Context, object, id string, data []byte) 
 	if err := checkRecordKey(id); err != nil {
 		return fmt.Errorf("object %s: %w", object, err)
 	}
-	v, err := w.r.encodeRecord(ctx, w.group(), data)
+	if err := rec.Validate(); err != nil {
+		return fmt.Errorf("object %s record %s: %w", object, id, err)
+	}
+	if ow.table == nil {
+		t, err := w.r.loadTable(ctx, ow.parent.Table)
+		if err != nil {
+			return w.fail(fmt.Errorf("parent snapshot, object %s: %w", object, err))
+		}
+		ow.table = t.clone()
+	}
+	ow.buf = appendRecordValue(ow.buf[:0], ow.table.indexOf(rec), rec)
+	v, err := w.r.encodeRecord(ctx, w.group(), ow.buf)
 	if err != nil {
 		return w.fail(err)
 	}
@@ -379,6 +397,13 @@ func (w *Writer) commitObject(ctx context.Context, ow *objWriter) (objectRoot, O
 	st := ObjectStats{HighWater: ow.stats.HighWater}
 	if ow.schema != nil {
 		or.Schema = *ow.schema
+	}
+	if t := ow.table; t != nil && len(t.lists) > t.saved {
+		id, _, err := w.r.SaveBlob(ctx, pack.TypeMeta, w.group(), t.encode(), nil)
+		if err != nil {
+			return or, st, fmt.Errorf("field-list table: %w", err)
+		}
+		or.Table = id
 	}
 	if ow.files != nil {
 		root, err := ow.files.Commit(ctx)

@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/orgsnap/orgsnap/repo"
+	"github.com/orgsnap/orgsnap/repo/record"
 )
 
 // run executes the CLI in-process and returns its output and exit code.
@@ -41,7 +42,10 @@ func TestCLIExitCodes(t *testing.T) {
 		t.Fatal(err)
 	}
 	w, _ := r.NewWriter(context.Background(), repo.WriterOptions{Org: "00D000000000001"})
-	w.PutRecord(context.Background(), "Account", "001000000000001AAA", []byte(`{"Name":"A"}`))
+	if err := w.PutRecord(context.Background(), "Account", "001000000000001AAA", record.Record{
+		{Name: "Amount", Kind: record.Number, Value: "12.50"}, {Name: "Name", Kind: record.String, Value: "A"}}); err != nil {
+		t.Fatal(err)
+	}
 	s, err := w.Commit(context.Background())
 	if err != nil {
 		t.Fatal(err)
@@ -64,7 +68,7 @@ func TestCLIExitCodes(t *testing.T) {
 	if out, code := run(t, "--repo", dir, "check", "--read-data"); code != exitOK || !strings.Contains(out, "no errors") {
 		t.Fatalf("check: %d %q", code, out)
 	}
-	if out, code := run(t, "--repo", dir, "cat", "record", s.ID.Short(), "Account", "001000000000001AAA"); code != exitOK || !strings.Contains(out, `"Name": "A"`) {
+	if out, code := run(t, "--repo", dir, "cat", "record", s.ID.Short(), "Account", "001000000000001AAA"); code != exitOK || !strings.Contains(out, "{\n  \"Amount\": 12.50,\n  \"Name\": \"A\"\n}") {
 		t.Fatalf("cat record: %d %q", code, out)
 	}
 	if out, code := run(t, "--repo", dir, "--json", "stats"); code != exitOK || !strings.Contains(out, `"snapshots": 1`) {

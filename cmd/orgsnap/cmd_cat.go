@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 
 	"github.com/urfave/cli/v2"
@@ -53,20 +52,14 @@ func newCatCommand() *cli.Command {
 				if err != nil {
 					return err
 				}
-				b, ok, err := r.Record(ctx, s, args[2], args[3])
+				rec, ok, err := r.Record(ctx, s, args[2], args[3])
 				if err != nil {
 					return err
 				}
 				if !ok {
 					return fmt.Errorf("record %s/%s is not in snapshot %s", args[2], args[3], s.ID.Short())
 				}
-				if json.Valid(b) {
-					var v any
-					json.Unmarshal(b, &v)
-					return printJSON(c, v)
-				}
-				_, err = c.App.Writer.Write(b)
-				return err
+				return printJSON(c, rec) // fields in stored (name) order
 			}
 			return usagef("cat: unknown form %q (want: config | snapshot REV | blob ID | record REV OBJECT ID)", args)
 		},

@@ -4,12 +4,14 @@ import (
 	"fmt"
 	"math/rand"
 	"os"
+	"sort"
 	"strings"
 	"time"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/orgsnap/orgsnap/repo"
+	"github.com/orgsnap/orgsnap/repo/record"
 )
 
 // The demo shows the repository at work with no setup: it makes a
@@ -56,7 +58,7 @@ func newDemoCommand() *cli.Command {
 					return err
 				}
 				for id, rec := range org.records[obj] {
-					if err := w.PutRecord(ctx, obj, id, []byte(rec)); err != nil {
+					if err := w.PutRecord(ctx, obj, id, rec); err != nil {
 						return err
 					}
 				}
@@ -80,7 +82,7 @@ func newDemoCommand() *cli.Command {
 				if ch.deleted {
 					err = w.DeleteRecord(ctx, ch.object, ch.id)
 				} else {
-					err = w.PutRecord(ctx, ch.object, ch.id, []byte(org.records[ch.object][ch.id]))
+					err = w.PutRecord(ctx, ch.object, ch.id, org.records[ch.object][ch.id])
 				}
 				if err != nil {
 					return err
@@ -107,7 +109,7 @@ func newDemoCommand() *cli.Command {
 					case repo.Deleted:
 						out(c, "  - %s %s\n", ch.Object, ch.ID)
 					default:
-						out(c, "  ~ %s %s: %s\n", ch.Object, ch.ID, fieldDiff(string(ch.Old), string(ch.New)))
+						out(c, "  ~ %s %s: %s\n", ch.Object, ch.ID, fieldDiff(ch.Old, ch.New))
 					}
 				}
 				return nil
@@ -132,7 +134,7 @@ type demoOrg struct {
 	now     time.Time
 	objects []string
 	prefix  map[string]string
-	records map[string]map[string]string
+	records map[string]map[string]record.Record
 	next    int
 }
 
@@ -147,9 +149,9 @@ var demoCities = []string{"Paris", "Lyon", "Berlin", "Madrid", "Austin", "Denver
 func newDemoOrg(n int) *demoOrg {
 	o := &demoOrg{rng: rand.New(rand.NewSource(1)), now: time.Date(2026, 11, 1, 2, 0, 0, 0, time.UTC),
 		objects: []string{"Account", "Contact"}, prefix: map[string]string{"Account": "001", "Contact": "003"},
-		records: map[string]map[string]string{}}
+		records: map[string]map[string]record.Record{}}
 	for _, obj := range o.objects {
-		o.records[obj] = map[string]string{}
+		o.records[obj] = map[string]record.Record{}
 		for i := 0; i < n; i++ {
 			o.create(obj)
 		}
@@ -164,13 +166,21 @@ func (o *demoOrg) create(obj string) string {
 	return id
 }
 
-func (o *demoOrg) record(obj, id string) string {
+// record makes a record's fields (the Id is the key, not a field), sorted
+// by name as record.Record requires.
+func (o *demoOrg) record(obj, id string) record.Record {
 	name := demoNames[o.rng.Intn(len(demoNames))]
 	city := demoCities[o.rng.Intn(len(demoCities))]
-	return fmt.Sprintf(`{"Id":"%s","Name":"%s %d","BillingCity":"%s","Phone":"+33 1 %02d %02d %02d %02d","AnnualRevenue":%d,"Industry":"%s","Description":"%s customer since %d","SystemModstamp":"%s"}`,
-		id, name, o.rng.Intn(1000), city, o.rng.Intn(100), o.rng.Intn(100), o.rng.Intn(100), o.rng.Intn(100),
-		o.rng.Intn(50)*100000, []string{"Energy", "Retail", "Banking", "Media"}[o.rng.Intn(4)], strings.ToLower(name),
-		2000+o.rng.Intn(26), o.now.Format("2006-01-02T15:04:05.000Z"))
+	str := func(n, v string) record.Field { return record.Field{Name: n, Kind: record.String, Value: v} }
+	return record.Record{
+		{Name: "AnnualRevenue", Kind: record.Number, Value: fmt.Sprint(o.rng.Intn(50) * 100000)},
+		str("BillingCity", city),
+		str("Description", fmt.Sprintf("%s customer since %d", strings.ToLower(name), 2000+o.rng.Intn(26))),
+		str("Industry", []string{"Energy", "Retail", "Banking", "Media"}[o.rng.Intn(4)]),
+		str("Name", fmt.Sprintf("%s %d", name, o.rng.Intn(1000))),
+		str("Phone", fmt.Sprintf("+33 1 %02d %02d %02d %02d", o.rng.Intn(100), o.rng.Intn(100), o.rng.Intn(100), o.rng.Intn(100))),
+		str("SystemModstamp", o.now.Format("2006-01-02T15:04:05.000Z")),
+	}
 }
 
 // churn applies a day of changes to about 1% of the records.
@@ -200,13 +210,34 @@ func (o *demoOrg) churn() []demoChange {
 	return out
 }
 
-// fieldDiff shows which JSON fields differ, shortly.
-func fieldDiff(a, b string) string {
-	fa, fb := strings.Split(strings.Trim(a, "{}"), ","), strings.Split(strings.Trim(b, "{}"), ",")
+// fieldDiff shows which fields differ, shortly: Name: old → new.
+func fieldDiff(a, b record.Record) string {
 	var d []string
-	for i := range fa {
-		if i < len(fb) && fa[i] != fb[i] {
-			d = append(d, fa[i]+" → "+strings.SplitN(fb[i], ":", 2)[1])
+	show := func(f record.Field, ok bool) string {
+		switch {
+		case !ok:
+			return "(absent)"
+		case f.Kind == record.String:
+			return fmt.Sprintf("%q", f.Value)
+		case f.Kind == record.Null:
+			return "null"
+		}
+		return f.Value
+	}
+	names := map[string]bool{}
+	for _, f := range append(append(record.Record(nil), a...), b...) {
+		names[f.Name] = true
+	}
+	sorted := make([]string, 0, len(names))
+	for n := range names {
+		sorted = append(sorted, n)
+	}
+	sort.Strings(sorted)
+	for _, n := range sorted {
+		fa, aok := a.Get(n)
+		fb, bok := b.Get(n)
+		if aok != bok || fa != fb {
+			d = append(d, n+": "+show(fa, aok)+" → "+show(fb, bok))
 		}
 	}
 	if len(d) > 2 {

@@ -6,9 +6,12 @@ package repobench
 import (
 	"fmt"
 	"math/rand"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/orgsnap/orgsnap/repo/record"
 )
 
 // Records of this shape average ~600 bytes as JSON, like a typical
@@ -78,27 +81,37 @@ func Record(i, v int) []string {
 	}
 }
 
-// JSON encodes a record the way the repository stores records: one JSON
-// object, fields in a fixed order, empty values as null.
-func JSON(dst []byte, vals []string) []byte {
-	dst = append(dst, '{')
+// stored lists the positions of Fields that a stored record holds (all
+// but the Id, which is the record's key), in name order.
+var stored = func() []int {
+	var idx []int
 	for k, f := range Fields {
-		if k > 0 {
-			dst = append(dst, ',')
-		}
-		dst = append(dst, '"')
-		dst = append(dst, f...)
-		dst = append(dst, '"', ':')
-		switch v := vals[k]; {
-		case v == "":
-			dst = append(dst, "null"...)
-		case f == "HasOptedOutOfEmail" || f == "AnnualSpend__c":
-			dst = append(dst, v...)
-		default:
-			dst = strconv.AppendQuote(dst, v)
+		if f != "Id" {
+			idx = append(idx, k)
 		}
 	}
-	return append(dst, '}')
+	sort.Slice(idx, func(i, j int) bool { return Fields[idx[i]] < Fields[idx[j]] })
+	return idx
+}()
+
+// ToRecord makes the record the repository stores from a row of values:
+// the Id is the key, not a field; empty values are null; the flag is a
+// bool and the amount a number.
+func ToRecord(vals []string) record.Record {
+	rec := make(record.Record, len(stored))
+	for i, k := range stored {
+		f := record.Field{Name: Fields[k], Kind: record.String, Value: vals[k]}
+		switch {
+		case f.Value == "":
+			f.Kind = record.Null
+		case f.Name == "HasOptedOutOfEmail":
+			f.Kind = record.Bool
+		case f.Name == "AnnualSpend__c":
+			f.Kind = record.Number
+		}
+		rec[i] = f
+	}
+	return rec
 }
 
 // CSV encodes a record as a Data Loader CSV row.

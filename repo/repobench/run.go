@@ -73,11 +73,14 @@ func Run(ctx context.Context, dir string, n int, change float64, tune func(*repo
 	for i := 0; i < n; i++ {
 		g := time.Now()
 		vals := Record(i, 0)
-		buf = JSON(buf[:0], vals)
+		rec := ToRecord(vals)
+		if buf, err = rec.AppendJSON(buf[:0]); err != nil {
+			return nil, err
+		}
 		csv.Write(CSV(nil, vals))
 		genTime += time.Since(g)
 		total += int64(len(buf))
-		if err := w.PutRecord(ctx, "Contact", vals[0], buf); err != nil {
+		if err := w.PutRecord(ctx, "Contact", vals[0], rec); err != nil {
 			return nil, err
 		}
 		if log != nil && i > 0 && i%200000 == 0 {
@@ -116,7 +119,7 @@ func Run(ctx context.Context, dir string, n int, change float64, tune func(*repo
 		}
 		changed[i] = true
 		vals := Record(i, 1)
-		if err := w.PutRecord(ctx, "Contact", vals[0], JSON(buf[:0], vals)); err != nil {
+		if err := w.PutRecord(ctx, "Contact", vals[0], ToRecord(vals)); err != nil {
 			return nil, err
 		}
 	}

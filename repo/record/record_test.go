@@ -1,0 +1,89 @@
+package record
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"reflect"
+	"testing"
+)
+
+func TestValidate(t *testing.T) {
+	ok := Record{{"A", Null, ""}, {"B", String, ""}, {"C", Number, "-1.5e+3"}, {"D", Bool, "true"}, {"a", String, "x"}}
+	if err := ok.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	for name, r := range map[string]Record{
+		"unsorted":    {{"B", String, ""}, {"A", String, ""}},
+		"duplicate":   {{"A", String, ""}, {"A", String, "x"}},
+		"empty name":  {{"", String, ""}},
+		"null value":  {{"A", Null, "x"}},
+		"bad bool":    {{"A", Bool, "yes"}},
+		"bad number":  {{"A", Number, "01"}},
+		"bad number2": {{"A", Number, "1."}},
+		"bad kind":    {{"A", Kind(9), ""}},
+	} {
+		if err := r.Validate(); !errors.Is(err, ErrInvalid) {
+			t.Errorf("%s: Validate = %v, want ErrInvalid", name, err)
+		}
+	}
+}
+
+func TestIsNumber(t *testing.T) {
+	for _, s := range []string{"0", "-0", "12", "1.50", "-0.5", "1e9", "1E+9", "2.5e-3"} {
+		if !IsNumber(s) {
+			t.Errorf("IsNumber(%q) = false", s)
+		}
+	}
+	for _, s := range []string{"", "-", "01", ".5", "1.", "1e", "+1", "1e+", "NaN", "1 ", "0x1"} {
+		if IsNumber(s) {
+			t.Errorf("IsNumber(%q) = true", s)
+		}
+	}
+}
+
+func TestGet(t *testing.T) {
+	r := Record{{"A", String, "a"}, {"C", Number, "3"}, {"E", Null, ""}}
+	for _, n := range []string{"A", "C", "E"} {
+		if f, ok := r.Get(n); !ok || f.Name != n {
+			t.Errorf("Get(%s) = %v %v", n, f, ok)
+		}
+	}
+	for _, n := range []string{"", "B", "D", "Z"} {
+		if _, ok := r.Get(n); ok {
+			t.Errorf("Get(%s) found", n)
+		}
+	}
+}
+
+// TestMarshalJSON: the rendering is valid JSON with typed values, in
+// field order, and encoding/json reads back the same values.
+func TestMarshalJSON(t *testing.T) {
+	r := Record{{"A", Null, ""}, {"B", String, "q\"\\\n\x01<é\u2028\xff"}, {"C", Number, "1.50"}, {"D", Bool, "false"}}
+	b, err := r.MarshalJSON()
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `{"A":null,"B":"q\"\\\n\u0001<é\u2028\ufffd","C":1.50,"D":false}`
+	if string(b) != want {
+		t.Fatalf("got  %s\nwant %s", b, want)
+	}
+	var m map[string]any
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	if err := dec.Decode(&m); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(m, map[string]any{"A": nil, "B": "q\"\\\n\x01<é\u2028\ufffd", "C": json.Number("1.50"), "D": false}) {
+		t.Fatalf("decoded %#v", m)
+	}
+	if _, err := (Record{{"A", Number, "x"}}).MarshalJSON(); err == nil {
+		t.Fatal("an invalid number rendered")
+	}
+	if b, _ := Record(nil).MarshalJSON(); string(b) != "null" {
+		t.Fatalf("nil record: %s", b)
+	}
+	if b, _ := (Record{}).MarshalJSON(); string(b) != "{}" {
+		t.Fatalf("empty record: %s", b)
+	}
+}
