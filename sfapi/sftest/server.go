@@ -17,6 +17,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -300,13 +301,15 @@ func (o *Org) serve(w http.ResponseWriter, r *http.Request) {
 		writeErr(w, 400, "QUERY_TIMEOUT", "Your query request was running for too long.")
 		return
 	case FaultSlow:
+		o.api.mu.Lock()
 		d := o.api.faults.SlowDelay
+		o.api.mu.Unlock()
 		if d == 0 {
 			d = 200 * time.Millisecond
 		}
 		time.Sleep(d)
 	case FaultReset:
-		rw := &resetWriter{ResponseWriter: w, limit: 16 + int(mix(uint64(o.api.faultSeq))%200)}
+		rw := &resetWriter{ResponseWriter: w, limit: 16 + int(mix(atomic.LoadUint64(&o.api.faultSeq))%200)}
 		defer rw.kill()
 		c.w = rw
 	case FaultBulkFailed:
