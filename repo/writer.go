@@ -32,7 +32,8 @@ type WriterOptions struct {
 // Writer builds one snapshot from a parent. Edits name records by (object,
 // Id); objects the writer never touches are carried over unchanged. Memory
 // is bounded: edits spill to disk inside the tree editors, and the writer
-// keeps only a 24-byte summary per edited record (to count changes).
+// keeps only a 24-byte summary per edited record (to count changes) and
+// each edited object's field-list table (lists of names: small).
 //
 // A Writer is not safe for concurrent use.
 type Writer struct {
