@@ -76,6 +76,7 @@ func newApp() *cli.App {
 			newStatsCommand(),
 			newCatCommand(),
 			newDemoCommand(),
+			newDevOrgCommand(),
 		},
 		ExitErrHandler: func(*cli.Context, error) {}, // main prints and exits
 		OnUsageError: func(c *cli.Context, err error, _ bool) error {
