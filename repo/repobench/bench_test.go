@@ -1,6 +1,7 @@
 package repobench
 
 import (
+	"fmt"
 	"context"
 	"testing"
 )
@@ -32,6 +33,6 @@ func BenchmarkRepository1M(b *testing.B) {
 		b.ReportMetric(res.ChangeOfParent*100, "%-written-1pct")
 		b.ReportMetric(res.DiffSeconds*1000, "ms-diff")
 		b.ReportMetric(res.LookupMicros, "µs-lookup")
-		b.Logf("\n%s", Table(res))
+		fmt.Println(Table(res)) // b.Log output is truncated by go test
 	}
 }
