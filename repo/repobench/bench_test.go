@@ -1,9 +1,13 @@
 package repobench
 
 import (
-	"fmt"
 	"context"
+	"fmt"
+	"os"
+	"strconv"
 	"testing"
+
+	"github.com/orgsnap/orgsnap/repo"
 )
 
 // TestSmall runs the harness on a small repository so it stays working;
@@ -22,9 +26,15 @@ func TestSmall(t *testing.T) {
 	t.Log("\n" + Table(res))
 }
 
+// BenchmarkRepository1M measures 1M records. ORGSNAP_BENCH_LEVEL=1..4
+// overrides the repository's zstd level, to compare levels.
 func BenchmarkRepository1M(b *testing.B) {
+	var tune func(*repo.Config)
+	if l, err := strconv.Atoi(os.Getenv("ORGSNAP_BENCH_LEVEL")); err == nil {
+		tune = func(c *repo.Config) { c.Compression = l }
+	}
 	for i := 0; i < b.N; i++ {
-		res, err := Run(context.Background(), b.TempDir(), 1_000_000, 0.01, nil, nil)
+		res, err := Run(context.Background(), b.TempDir(), 1_000_000, 0.01, tune, nil)
 		if err != nil {
 			b.Fatal(err)
 		}
