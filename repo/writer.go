@@ -1,6 +1,7 @@
 package repo
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -8,8 +9,6 @@ import (
 	"os/user"
 	"sort"
 	"time"
-
-	"github.com/zeebo/blake3"
 
 	"github.com/orgsnap/orgsnap/repo/crypto"
 	"github.com/orgsnap/orgsnap/repo/pack"
@@ -67,25 +66,7 @@ type objWriter struct {
 	table *fieldTable
 	buf   []byte // scratch for record encodings
 
-	// touched summarises each edited record (synthetic mode): what the
-	// parent had, what the base has, what the snapshot will have.
-	touched map[string]*touch
-	stats   ObjectStats
-}
-
-type touch struct {
-	parent, base, final [16]byte // value digests; zero = absent
-}
-
-func digest(v []byte) [16]byte {
-	if v == nil {
-		return [16]byte{}
-	}
-	var d [16]byte
-	h := blake3.Sum256(v)
-	copy(d[:], h[:16])
-	d[0] |= 1 // never the zero digest
-	return d
+	stats ObjectStats
 }
 
 // NewWriter starts a snapshot.
@@ -128,7 +109,7 @@ func (w *Writer) object(ctx context.Context, name string) (*objWriter, error) {
 	if name == "" || len(name) > tree.MaxKeyLen {
 		return nil, fmt.Errorf("invalid object name %q", name)
 	}
-	ow := &objWriter{name: name, touched: map[string]*touch{}}
+	ow := &objWriter{name: name}
 	if !w.parent.root.IsZero() {
 		v, ok, err := tree.Get(ctx, nodeStore{r: w.r}, w.parent.root, []byte(name))
 		if err != nil {
@@ -251,33 +232,14 @@ func (w *Writer) edit(ctx context.Context, ow *objWriter, id string, v []byte) e
 		}
 		return w.check(ed)
 	}
-	t := ow.touched[id]
-	if t == nil {
-		t = &touch{}
-		st := nodeStore{r: w.r}
-		bv, ok, err := tree.Get(ctx, st, ow.parent.Base, key)
-		if err != nil {
-			return w.fail(err)
-		}
-		if ok {
-			t.base = digest(bv)
-		}
-		pv, err := w.r.recordValue(ctx, ow.parent, key)
-		if err != nil {
-			return w.fail(err)
-		}
-		t.parent = digest(pv)
-		ow.touched[id] = t
+	// Synthetic mode: record the edit blindly. Commit compares the edited
+	// keys with the base in key order (reading each base frame once), which
+	// restores the delta invariant and counts the changes; looking each edit
+	// up here would decompress a frame at random per edit.
+	if v == nil {
+		v = []byte{valTombstone}
 	}
-	t.final = digest(v)
-	switch {
-	case t.final == t.base:
-		ed.Delete(key)
-	case v == nil:
-		ed.Put(key, []byte{valTombstone})
-	default:
-		ed.Put(key, v)
-	}
+	ed.Put(key, v)
 	return w.check(ed)
 }
 
@@ -452,17 +414,8 @@ func (w *Writer) commitObject(ctx context.Context, ow *objWriter) (objectRoot, O
 		if err != nil {
 			return or, st, err
 		}
-		or.Delta = crypto.ID(root)
-		for _, t := range ow.touched {
-			switch {
-			case t.parent == t.final:
-			case t.parent == [16]byte{}:
-				st.Added++
-			case t.final == [16]byte{}:
-				st.Deleted++
-			default:
-				st.Changed++
-			}
+		if or.Delta, err = w.settleDelta(ctx, ow.parent, crypto.ID(root), &st); err != nil {
+			return or, st, err
 		}
 	}
 	if or.BaseN, err = countTree(ctx, st2, or.Base); err != nil {
@@ -483,6 +436,61 @@ func (w *Writer) commitObject(ctx context.Context, ow *objWriter) (objectRoot, O
 	}
 	st.Records = or.Records
 	return or, st, nil
+}
+
+// settleDelta turns a blindly edited delta into a valid one and counts the
+// changes. It walks the keys where the edited delta differs from the
+// parent's (tree.Diff, in key order) and, for each, compares with the base:
+// an entry equal to the base's value (or a tombstone for a key the base
+// lacks) is removed, so the delta invariant holds; the parent's and the new
+// effective values classify the change as added, changed or deleted.
+func (w *Writer) settleDelta(ctx context.Context, parent objectRoot, edited crypto.ID, st *ObjectStats) (crypto.ID, error) {
+	store := nodeStore{r: w.r}
+	var drop [][]byte
+	eff := func(v []byte, ok bool) []byte {
+		if !ok || isTombstone(v) {
+			return nil
+		}
+		return v
+	}
+	err := tree.Diff(ctx, store, parent.Delta, edited, func(c tree.Change) error {
+		bv, inBase, err := tree.Get(ctx, store, parent.Base, c.Key)
+		if err != nil {
+			return err
+		}
+		base := eff(bv, inBase)
+		before := base
+		if c.Old != nil {
+			before = eff(c.Old, true)
+		}
+		after := base
+		if c.New != nil {
+			after = eff(c.New, true)
+			if bytes.Equal(after, base) && (after != nil || !inBase) {
+				drop = append(drop, append([]byte(nil), c.Key...))
+			}
+		}
+		switch {
+		case bytes.Equal(before, after) && (before == nil) == (after == nil):
+		case before == nil:
+			st.Added++
+		case after == nil:
+			st.Deleted++
+		default:
+			st.Changed++
+		}
+		return nil
+	})
+	if err != nil || len(drop) == 0 {
+		return edited, err
+	}
+	ed := tree.NewEditor(nodeStore{r: w.r, group: w.group(), records: true}, edited, w.r.treeCfg)
+	defer ed.Close()
+	for _, k := range drop {
+		ed.Delete(k)
+	}
+	root, err := ed.Commit(ctx)
+	return crypto.ID(root), err
 }
 
 // rebase folds the delta into a new base.
