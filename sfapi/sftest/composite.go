@@ -60,10 +60,15 @@ func recordID(rec map[string]any) string {
 }
 
 // collections serves /composite/sobjects: create (POST), update (PATCH),
-// delete (DELETE ?ids=), retrieve (GET/POST /composite/sobjects/X).
+// delete (DELETE ?ids=), retrieve (GET/POST /composite/sobjects/X), and
+// upsert by external id (PATCH /composite/sobjects/X/ExtField).
 func (o *Org) collections(c *reqCtx, s []string) {
 	if len(s) == 1 && (c.r.Method == http.MethodGet || c.r.Method == http.MethodPost) {
 		o.collRetrieve(c, s[0])
+		return
+	}
+	if len(s) == 2 && c.r.Method == http.MethodPatch {
+		o.collUpsert(c, s[0], s[1])
 		return
 	}
 	if len(s) != 0 {
@@ -426,4 +431,100 @@ func (o *Org) rollbackSeq(t wtx) {
 			}
 		}
 	}
+}
+
+// collUpsert serves PATCH /composite/sobjects/X/ExtField: each record is
+// matched on the external id field; no match inserts, one match updates,
+// several matches fail that record with DUPLICATE_EXTERNAL_ID. Results carry
+// "created". With allOrNone, any failure rolls every record back.
+func (o *Org) collUpsert(c *reqCtx, object, extField string) {
+	st := o.state(object)
+	if st == nil {
+		writeErr(c.w, 404, "NOT_FOUND", "The requested resource does not exist")
+		return
+	}
+	f := st.obj.Field(extField)
+	if f == nil || !(f.ExternalID || f.IDLookup) {
+		writeErr(c.w, 400, "INVALID_FIELD", "Field name provided, "+extField+" is not an External ID or indexed field for "+object)
+		return
+	}
+	var body struct {
+		AllOrNone bool             `json:"allOrNone"`
+		Records   []map[string]any `json:"records"`
+	}
+	if err := readJSON(c.r, &body); err != nil {
+		jsonParseErr(c, err)
+		return
+	}
+	if len(body.Records) > 200 {
+		writeErr(c.w, 400, "EXCEEDED_ID_LIMIT", "record limit reached. cannot submit more than 200 records into this call")
+		return
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	t := o.beginWrite()
+	errs := make([]*Error, len(body.Records))
+	ins := make([]*pendingInsert, len(body.Records))
+	ups := make([]*pendingUpdate, len(body.Records))
+	failed := false
+	for i, rec := range body.Records {
+		if typ := recordType(rec); typ != "" && !strings.EqualFold(typ, object) {
+			errs[i] = saveErr("INVALID_FIELD", "sObject type '"+typ+"' does not match the upsert object "+object)
+			failed = true
+			continue
+		}
+		val, _ := rec[f.Name].(string)
+		if val == "" {
+			errs[i] = saveErr("MISSING_ARGUMENT", f.Name+" not specified", f.Name)
+			failed = true
+			continue
+		}
+		switch idxs := o.findByField(st, f, val); len(idxs) {
+		case 0:
+			ins[i], errs[i] = o.prepInsert(st, input{vals: rec}, t)
+		case 1:
+			upd := map[string]any{}
+			for k, v := range rec {
+				if k != f.Name && k != "attributes" {
+					upd[k] = v
+				}
+			}
+			ups[i], errs[i] = o.prepUpdate(st, idxs[0], input{vals: upd}, t)
+		default:
+			errs[i] = saveErr("DUPLICATE_EXTERNAL_ID", "The external ID provided ("+val+") matches more than one record", f.Name)
+		}
+		failed = failed || errs[i] != nil
+	}
+	out := make([]saveResult, len(body.Records))
+	if failed && body.AllOrNone {
+		undoInserts(ins)
+		for i := range out {
+			e := errs[i]
+			if e == nil {
+				e = rolledBack
+			}
+			out[i] = saveResult{Errors: toSave(e)}
+		}
+		writeJSON(c.w, 200, out)
+		return
+	}
+	for i := range out {
+		created := ins[i] != nil
+		switch {
+		case errs[i] != nil:
+			out[i] = saveResult{Errors: toSave(errs[i])}
+			continue
+		case created:
+			o.applyInsert(ins[i], t)
+			id := makeID(st.obj.KeyPrefix, idCounter+ins[i].idx)
+			out[i] = saveResult{ID: &id}
+		default:
+			o.applyUpdate(ups[i], t)
+			id := makeID(st.obj.KeyPrefix, idCounter+ups[i].idx)
+			out[i] = saveResult{ID: &id}
+		}
+		out[i].Success, out[i].Errors, out[i].Created = true, []saveJSON{}, &created
+	}
+	o.endWrite(t)
+	writeJSON(c.w, 200, out)
 }
