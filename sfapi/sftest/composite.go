@@ -141,8 +141,17 @@ func (o *Org) collections(c *reqCtx, s []string) {
 		}
 		failed = failed || errs[i] != nil
 	}
-	out := make([]saveResult, len(body.Records))
-	if failed && body.AllOrNone {
+	o.finishSaves(c, t, errs, ins, ups, failed && body.AllOrNone, false)
+}
+
+// finishSaves ends a Collections write: with rollback set (allOrNone and
+// some record failed) nothing is applied and every record reports its error
+// or ALL_OR_NONE_OPERATION_ROLLED_BACK; otherwise the prepared inserts and
+// updates are applied. withCreated adds upsert's "created" flag. The
+// caller holds o.mu.
+func (o *Org) finishSaves(c *reqCtx, t wtx, errs []*Error, ins []*pendingInsert, ups []*pendingUpdate, rollback, withCreated bool) {
+	out := make([]saveResult, len(errs))
+	if rollback {
 		undoInserts(ins)
 		for i := range out {
 			e := errs[i]
@@ -150,7 +159,7 @@ func (o *Org) collections(c *reqCtx, s []string) {
 				e = rolledBack
 			}
 			out[i] = saveResult{Errors: toSave(e)}
-			if ups[i] != nil {
+			if ups[i] != nil && !withCreated {
 				id := makeID(ups[i].st.obj.KeyPrefix, idCounter+ups[i].idx)
 				out[i].ID = &id
 			}
@@ -159,17 +168,22 @@ func (o *Org) collections(c *reqCtx, s []string) {
 		return
 	}
 	for i := range out {
+		var id string
 		switch {
 		case errs[i] != nil:
 			out[i] = saveResult{Errors: toSave(errs[i])}
+			continue
 		case ins[i] != nil:
 			o.applyInsert(ins[i], t)
-			id := makeID(ins[i].st.obj.KeyPrefix, idCounter+ins[i].idx)
-			out[i] = saveResult{ID: &id, Success: true, Errors: []saveJSON{}}
+			id = makeID(ins[i].st.obj.KeyPrefix, idCounter+ins[i].idx)
 		default:
 			o.applyUpdate(ups[i], t)
-			id := makeID(ups[i].st.obj.KeyPrefix, idCounter+ups[i].idx)
-			out[i] = saveResult{ID: &id, Success: true, Errors: []saveJSON{}}
+			id = makeID(ups[i].st.obj.KeyPrefix, idCounter+ups[i].idx)
+		}
+		out[i] = saveResult{ID: &id, Success: true, Errors: []saveJSON{}}
+		if withCreated {
+			created := ins[i] != nil
+			out[i].Created = &created
 		}
 	}
 	o.endWrite(t)
@@ -495,36 +509,5 @@ func (o *Org) collUpsert(c *reqCtx, object, extField string) {
 		}
 		failed = failed || errs[i] != nil
 	}
-	out := make([]saveResult, len(body.Records))
-	if failed && body.AllOrNone {
-		undoInserts(ins)
-		for i := range out {
-			e := errs[i]
-			if e == nil {
-				e = rolledBack
-			}
-			out[i] = saveResult{Errors: toSave(e)}
-		}
-		writeJSON(c.w, 200, out)
-		return
-	}
-	for i := range out {
-		created := ins[i] != nil
-		switch {
-		case errs[i] != nil:
-			out[i] = saveResult{Errors: toSave(errs[i])}
-			continue
-		case created:
-			o.applyInsert(ins[i], t)
-			id := makeID(st.obj.KeyPrefix, idCounter+ins[i].idx)
-			out[i] = saveResult{ID: &id}
-		default:
-			o.applyUpdate(ups[i], t)
-			id := makeID(st.obj.KeyPrefix, idCounter+ups[i].idx)
-			out[i] = saveResult{ID: &id}
-		}
-		out[i].Success, out[i].Errors, out[i].Created = true, []saveJSON{}, &created
-	}
-	o.endWrite(t)
-	writeJSON(c.w, 200, out)
+	o.finishSaves(c, t, errs, ins, ups, failed && body.AllOrNone, true)
 }
