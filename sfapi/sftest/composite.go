@@ -90,16 +90,8 @@ func (o *Org) collections(c *reqCtx, s []string) {
 		o.collDelete(c, ids, q.Get("allOrNone") == "true")
 		return
 	}
-	var body struct {
-		AllOrNone bool             `json:"allOrNone"`
-		Records   []map[string]any `json:"records"`
-	}
-	if err := readJSON(c.r, &body); err != nil {
-		jsonParseErr(c, err)
-		return
-	}
-	if len(body.Records) > 200 {
-		writeErr(c.w, 400, "EXCEEDED_ID_LIMIT", "record limit reached. cannot submit more than 200 records into this call")
+	body, ok := readCollection(c)
+	if !ok {
 		return
 	}
 	insert := c.r.Method == http.MethodPost
@@ -142,6 +134,27 @@ func (o *Org) collections(c *reqCtx, s []string) {
 		failed = failed || errs[i] != nil
 	}
 	o.finishSaves(c, t, errs, ins, ups, failed && body.AllOrNone, false)
+}
+
+// collectionBody is the request body of a Collections write.
+type collectionBody struct {
+	AllOrNone bool             `json:"allOrNone"`
+	Records   []map[string]any `json:"records"`
+}
+
+// readCollection parses a Collections write body and enforces the
+// 200-record limit; on failure it has already answered the request.
+func readCollection(c *reqCtx) (collectionBody, bool) {
+	var body collectionBody
+	if err := readJSON(c.r, &body); err != nil {
+		jsonParseErr(c, err)
+		return body, false
+	}
+	if len(body.Records) > 200 {
+		writeErr(c.w, 400, "EXCEEDED_ID_LIMIT", "record limit reached. cannot submit more than 200 records into this call")
+		return body, false
+	}
+	return body, true
 }
 
 // finishSaves ends a Collections write: with rollback set (allOrNone and
@@ -462,16 +475,8 @@ func (o *Org) collUpsert(c *reqCtx, object, extField string) {
 		writeErr(c.w, 400, "INVALID_FIELD", "Field name provided, "+extField+" is not an External ID or indexed field for "+object)
 		return
 	}
-	var body struct {
-		AllOrNone bool             `json:"allOrNone"`
-		Records   []map[string]any `json:"records"`
-	}
-	if err := readJSON(c.r, &body); err != nil {
-		jsonParseErr(c, err)
-		return
-	}
-	if len(body.Records) > 200 {
-		writeErr(c.w, 400, "EXCEEDED_ID_LIMIT", "record limit reached. cannot submit more than 200 records into this call")
+	body, ok := readCollection(c)
+	if !ok {
 		return
 	}
 	o.mu.Lock()
