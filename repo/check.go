@@ -28,6 +28,7 @@ type CheckReport struct {
 	Snapshots int       `json:"snapshots"`
 	Packs     int       `json:"packs"`
 	Blobs     int       `json:"blobs_referenced"`
+	Settings  int       `json:"settings"` // sealed settings files (org profiles, …)
 	ReadData  bool      `json:"read_data"`
 	Problems  []Problem `json:"problems"`
 	// Unreferenced counts packed blobs no snapshot uses: the harmless trace
@@ -121,6 +122,17 @@ func (r *Repository) Check(ctx context.Context, readData bool, progress func(str
 		if _, ok := used[id]; !ok {
 			rep.Unreferenced++
 		}
+	}
+
+	// Settings: every file must authenticate under its own name.
+	progress("checking settings")
+	nset, setProblems, err := r.checkSettings(ctx)
+	if err != nil {
+		return nil, err
+	}
+	rep.Settings = nset
+	for _, p := range setProblems {
+		add(p)
 	}
 
 	// 3. Every indexed pack must exist.

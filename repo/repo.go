@@ -79,8 +79,9 @@ type Config struct {
 	// -3), 3 better (≈ zstd -7), 4 best.
 	Compression int `json:"compression"`
 	PackSize    int `json:"pack_size"`
-	// Extra is where settings of later issues live (retention policy, org
-	// profiles, remotes), kept verbatim by this code.
+	// Extra is where plaintext settings of later issues live, kept verbatim
+	// by this code. Anything secret (org profiles) is a sealed setting
+	// instead (settings.go).
 	Extra map[string]json.RawMessage `json:"extra,omitempty"`
 }
 

@@ -70,6 +70,7 @@ func newApp() *cli.App {
 		Commands: []*cli.Command{
 			newInitCommand(),
 			newKeyCommand(),
+			newOrgCommand(),
 			newSnapshotsCommand(),
 			newCheckCommand(),
 			newRepairCommand(),

@@ -2,8 +2,10 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -59,7 +61,39 @@ func newDevOrgCommand() *cli.Command {
 			}
 			ctx, stop := signal.NotifyContext(c.Context, os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			return sftest.ListenAndServe(ctx, fmt.Sprintf("127.0.0.1:%d", c.Int("port")), opts, c.App.Writer)
+			return sftest.ListenAndServe(ctx, fmt.Sprintf("127.0.0.1:%d", c.Int("port")), opts, &orgAddHint{w: c.App.Writer})
 		},
 	}
+}
+
+// orgAddHint passes the dev org's connection details through and follows
+// them with the `orgsnap org add` command that makes the org a profile
+// (docs/guide.md, "Connecting to an org"). It reads the URL and username
+// from the lines the emulator prints, one per Write.
+type orgAddHint struct {
+	w         io.Writer
+	url, user string
+	done      bool
+}
+
+func (h *orgAddHint) Write(p []byte) (int, error) {
+	n, err := h.w.Write(p)
+	if h.done || err != nil {
+		return n, err
+	}
+	line := string(p)
+	if v, ok := strings.CutPrefix(line, "instance URL:"); ok {
+		h.url = strings.TrimSpace(v)
+	}
+	if v, ok := strings.CutPrefix(line, "username:"); ok {
+		if f := strings.Fields(v); len(f) > 0 {
+			h.user = f[0]
+		}
+	}
+	if strings.HasPrefix(line, "sf CLI:") && h.url != "" && h.user != "" {
+		h.done = true
+		fmt.Fprintf(h.w, "orgsnap:       %s=%s %s=%s orgsnap org add dev --login-url %s --username %s --client-id %s\n",
+			envSFPassword, sftest.DefaultPassword, envSFClientSecret, sftest.DefaultClientSecret, h.url, h.user, sftest.DefaultClientID)
+	}
+	return n, nil
 }

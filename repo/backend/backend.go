@@ -32,6 +32,7 @@ const (
 	Packs     FileType = "packs"
 	Snapshots FileType = "snapshots"
 	Refs      FileType = "refs"
+	Settings  FileType = "settings" // sealed named documents (org profiles, …)
 	Locks     FileType = "locks"
 	Audit     FileType = "audit"
 )
@@ -39,7 +40,7 @@ const (
 // AllTypes lists every file type, in the order a copy must write them for the
 // destination to stay consistent at each step (packs before the snapshots that
 // use them, snapshots before the refs that name them).
-var AllTypes = []FileType{Config, Keys, Packs, Snapshots, Refs, Audit, Locks}
+var AllTypes = []FileType{Config, Keys, Settings, Packs, Snapshots, Refs, Audit, Locks}
 
 // Handle names one file.
 type Handle struct {
