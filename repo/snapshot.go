@@ -20,6 +20,11 @@ const (
 	KindSynthetic = "synthetic" // the parent plus what changed since
 	KindPartial   = "partial"   // only some objects were read
 	KindArchive   = "archive"   // imported or kept for legal hold
+	// KindCheckpoint is an unfinished run's progress, committed so that a
+	// crash loses little: the engine resumes from it (WriterOptions.Resume)
+	// and the finished snapshot names the real parent, not the checkpoint.
+	// Listings hide checkpoints; prune removes those no run will resume.
+	KindCheckpoint = "checkpoint"
 )
 
 // ObjectStats are one object's figures in a snapshot.
@@ -53,6 +58,9 @@ type Snapshot struct {
 	ToolVersion string                 `json:"tool_version,omitempty"`
 	// Original is the snapshot this one replaces after an erase rewrote it.
 	Original *crypto.ID `json:"original,omitempty"`
+	// State is the engine's own document (opaque to the repository): what
+	// a checkpoint has done, or settings a later run needs.
+	State json.RawMessage `json:"state,omitempty"`
 }
 
 // PeriodOf is the default period of a time: YYMM in UTC.

@@ -3,6 +3,7 @@ package repo
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -26,6 +27,15 @@ type WriterOptions struct {
 	Kind        string // zero: full without a parent, synthetic with one
 	Tags        []string
 	ToolVersion string
+	// State is stored in the snapshot as is (Snapshot.State).
+	State []byte
+	// Resume continues an unfinished run: a checkpoint (KindCheckpoint)
+	// whose Parent is Parent. The writer starts from the checkpoint's trees
+	// (objects it finished are carried over as they are) while the snapshot
+	// still names Parent, and the counts of every object edited again are
+	// taken from a diff against Parent, so that the snapshot equals the one
+	// an uninterrupted run would have written.
+	Resume *Snapshot
 }
 
 // Writer builds one snapshot from a parent. Edits name records by (object,
@@ -38,7 +48,10 @@ type WriterOptions struct {
 type Writer struct {
 	r      *Repository
 	opts   WriterOptions
-	parent objectSet
+	parent objectSet // the trees edits start from: Parent's, or Resume's
+	// lineage is Parent's root: what counts are taken against. It differs
+	// from parent only when resuming.
+	lineage objectSet
 	objs   map[string]*objWriter
 	err    error
 	done   bool
@@ -55,7 +68,15 @@ type objWriter struct {
 	parent  objectRoot
 	exists  bool // the object is in the parent
 	replace bool // a full re-read: build a new base from the puts alone
-	removed bool // the object is dropped from the snapshot
+	// resumeBase: a full re-read that a checkpoint began; the puts continue
+	// its base instead of starting from nothing.
+	resumeBase bool
+	removed    bool // the object is dropped from the snapshot
+
+	// lineage is the object in Parent when resuming (counts are taken
+	// against it); inLineage says it is there.
+	lineage   objectRoot
+	inLineage bool
 
 	records *tree.Editor // on the parent's delta (synthetic) or empty (replace)
 	files   *tree.Editor
@@ -90,6 +111,19 @@ func (r *Repository) NewWriter(ctx context.Context, o WriterOptions) (*Writer, e
 	w := &Writer{r: r, opts: o, objs: map[string]*objWriter{}}
 	if o.Parent != nil {
 		w.parent.root = o.Parent.Root
+		w.lineage.root = o.Parent.Root
+	}
+	if c := o.Resume; c != nil {
+		if c.Kind != KindCheckpoint {
+			return nil, fmt.Errorf("resume from snapshot %s: it is a %s snapshot, not a checkpoint", c.ID.Short(), c.Kind)
+		}
+		switch {
+		case c.Parent == nil && o.Parent == nil:
+		case c.Parent != nil && o.Parent != nil && *c.Parent == o.Parent.ID:
+		default:
+			return nil, fmt.Errorf("resume from checkpoint %s: it continues another parent", c.ID.Short())
+		}
+		w.parent.root = c.Root
 	}
 	return w, nil
 }
@@ -122,6 +156,18 @@ func (w *Writer) object(ctx context.Context, name string) (*objWriter, error) {
 			ow.exists = true
 		}
 	}
+	if w.opts.Resume != nil && !w.lineage.root.IsZero() {
+		v, ok, err := tree.Get(ctx, nodeStore{r: w.r}, w.lineage.root, []byte(name))
+		if err != nil {
+			return nil, fmt.Errorf("parent snapshot, object %s: %w", name, err)
+		}
+		if ok {
+			if ow.lineage, err = decodeObjectRoot(v); err != nil {
+				return nil, fmt.Errorf("parent snapshot, object %s: %w", name, err)
+			}
+			ow.inLineage = true
+		}
+	}
 	// An object the parent lacks is built from scratch: there is no base
 	// to compare edits with, so they go straight into a new base.
 	ow.replace = !ow.exists
@@ -132,7 +178,10 @@ func (w *Writer) object(ctx context.Context, name string) (*objWriter, error) {
 func (w *Writer) recordEditor(ow *objWriter) *tree.Editor {
 	if ow.records == nil {
 		root := ow.parent.Delta
-		if ow.replace {
+		switch {
+		case ow.resumeBase:
+			root = ow.parent.Base
+		case ow.replace:
 			root = crypto.ID{}
 		}
 		ow.records = tree.NewEditor(nodeStore{r: w.r, group: w.group(), records: true}, root, w.r.treeCfg)
@@ -152,6 +201,29 @@ func (w *Writer) ReplaceObject(ctx context.Context, object string) error {
 		return fmt.Errorf("object %s: ReplaceObject after edits", object)
 	}
 	ow.replace, ow.removed = true, false
+	return nil
+}
+
+// ContinueReplace resumes a full re-read that the Resume checkpoint began
+// (ReplaceObject there): the records the checkpoint holds stay, and the
+// puts that follow add to them. Records the checkpoint holds that the org
+// no longer has must be deleted by the caller (it knows which key range it
+// re-reads). It must be called before any record edit of that object.
+func (w *Writer) ContinueReplace(ctx context.Context, object string) error {
+	if w.opts.Resume == nil {
+		return fmt.Errorf("object %s: ContinueReplace without a checkpoint to resume", object)
+	}
+	ow, err := w.object(ctx, object)
+	if err != nil {
+		return err
+	}
+	if ow.records != nil {
+		return fmt.Errorf("object %s: ContinueReplace after edits", object)
+	}
+	if !ow.parent.Delta.IsZero() {
+		return fmt.Errorf("object %s: the checkpoint holds a layered tree, not a full re-read to continue", object)
+	}
+	ow.replace, ow.resumeBase, ow.removed = true, ow.exists, false
 	return nil
 }
 
@@ -315,6 +387,16 @@ func (w *Writer) Commit(ctx context.Context) (*Snapshot, error) {
 			snap.Objects[name] = ObjectStats{Records: st.Records, Files: st.Files, HighWater: st.HighWater}
 		}
 	}
+	if c := w.opts.Resume; c != nil {
+		// The checkpoint's counts are already taken against Parent.
+		snap.Objects = map[string]ObjectStats{}
+		for name, st := range c.Objects {
+			snap.Objects[name] = st
+		}
+	}
+	if len(w.opts.State) > 0 {
+		snap.State = append(json.RawMessage(nil), w.opts.State...)
+	}
 	metaStore := nodeStore{r: w.r, group: w.group()}
 	rootEd := tree.NewEditor(metaStore, w.parent.root, w.r.treeCfg)
 	defer rootEd.Close()
@@ -335,8 +417,8 @@ func (w *Writer) Commit(ctx context.Context) (*Snapshot, error) {
 			return nil, fmt.Errorf("object %s: %w", name, err)
 		}
 		rootEd.Put([]byte(name), or.encode())
-		if ow.stats.HighWater == "" && w.opts.Parent != nil {
-			st.HighWater = w.opts.Parent.Objects[name].HighWater
+		if ow.stats.HighWater == "" {
+			st.HighWater = snap.Objects[name].HighWater
 		}
 		snap.Objects[name] = st
 	}
@@ -368,24 +450,16 @@ func (w *Writer) commitObject(ctx context.Context, ow *objWriter) (objectRoot, O
 		}
 		or.Table = id
 	}
-	if ow.files != nil {
-		root, err := ow.files.Commit(ctx)
-		if err != nil {
-			return or, st, err
-		}
-		or.Files = crypto.ID(root)
-	}
 	st2 := nodeStore{r: w.r}
 	var err error
-	if or.NFiles, err = countTree(ctx, st2, or.Files); err != nil {
-		return or, st, err
-	}
-	st.Files = or.NFiles
 	switch {
 	case ow.records == nil && !ow.replace:
 		// no record edits
 	case ow.replace:
 		var root tree.ID
+		if ow.resumeBase {
+			root = tree.ID(ow.parent.Base)
+		}
 		if ow.records != nil {
 			if root, err = ow.records.Commit(ctx); err != nil {
 				return or, st, err
@@ -395,19 +469,10 @@ func (w *Writer) commitObject(ctx context.Context, ow *objWriter) (objectRoot, O
 		if !ow.exists {
 			ow.parent = objectRoot{}
 		}
-		err = w.r.diffRecords(ctx, ow.parent, or, func(c recordChange) error {
-			switch {
-			case c.Old == nil:
-				st.Added++
-			case c.New == nil:
-				st.Deleted++
-			default:
-				st.Changed++
+		if w.opts.Resume == nil { // resuming: counted against Parent below
+			if err = w.r.diffRecords(ctx, ow.parent, or, st.tally); err != nil {
+				return or, st, err
 			}
-			return nil
-		})
-		if err != nil {
-			return or, st, err
 		}
 	default:
 		root, err := ow.records.Commit(ctx)
@@ -418,6 +483,25 @@ func (w *Writer) commitObject(ctx context.Context, ow *objWriter) (objectRoot, O
 			return or, st, err
 		}
 	}
+	if ow.replace && w.opts.Kind != KindCheckpoint {
+		// A file belongs to a record: after a full re-read, files of records
+		// that are gone go too (the engine links files only for records).
+		// Not in a checkpoint: its re-read is unfinished.
+		if err := w.dropOrphanFiles(ctx, ow, or.Base); err != nil {
+			return or, st, err
+		}
+	}
+	if ow.files != nil {
+		root, err := ow.files.Commit(ctx)
+		if err != nil {
+			return or, st, err
+		}
+		or.Files = crypto.ID(root)
+	}
+	if or.NFiles, err = countTree(ctx, st2, or.Files); err != nil {
+		return or, st, err
+	}
+	st.Files = or.NFiles
 	if or.BaseN, err = countTree(ctx, st2, or.Base); err != nil {
 		return or, st, err
 	}
@@ -429,12 +513,25 @@ func (w *Writer) commitObject(ctx context.Context, ow *objWriter) (objectRoot, O
 	} else {
 		or.Records = or.Records + st.Added - st.Deleted
 	}
-	if or.DeltaN > 0 && or.DeltaN*uint64(w.r.cfg.RebaseRatio) > or.BaseN {
+	// A checkpoint never rebases: the finished snapshot decides, from its
+	// final delta, exactly as an uninterrupted run would.
+	if w.opts.Kind != KindCheckpoint && or.DeltaN > 0 && or.DeltaN*uint64(w.r.cfg.RebaseRatio) > or.BaseN {
 		if or, err = w.rebase(ctx, or); err != nil {
 			return or, st, err
 		}
 	}
 	st.Records = or.Records
+	if w.opts.Resume != nil {
+		// Counts against the checkpoint would count twice what both runs
+		// touched; the diff against Parent is the truth.
+		if !ow.inLineage {
+			ow.lineage = objectRoot{}
+		}
+		st.Added, st.Changed, st.Deleted = 0, 0, 0
+		if err := w.r.diffRecords(ctx, ow.lineage, or, st.tally); err != nil {
+			return or, st, err
+		}
+	}
 	return or, st, nil
 }
 
@@ -516,6 +613,51 @@ func (w *Writer) rebase(ctx context.Context, or objectRoot) (objectRoot, error) 
 	or.Base, or.Delta, or.DeltaN = crypto.ID(root), crypto.ID{}, 0
 	or.BaseN, err = countTree(ctx, st, or.Base)
 	return or, err
+}
+
+// dropOrphanFiles deletes the file entries of ow whose record is not in the
+// records tree at base. Files are few next to records, so one lookup each
+// is cheap.
+func (w *Writer) dropOrphanFiles(ctx context.Context, ow *objWriter, base crypto.ID) error {
+	from := ow.parent.Files
+	if from.IsZero() {
+		return nil
+	}
+	store := nodeStore{r: w.r}
+	var orphans [][]byte
+	it := tree.Iter(ctx, store, from, nil)
+	for it.Next() {
+		_, ok, err := tree.Get(ctx, store, base, it.Key())
+		if err != nil {
+			return err
+		}
+		if !ok {
+			orphans = append(orphans, append([]byte(nil), it.Key()...))
+		}
+	}
+	if err := it.Err(); err != nil {
+		return err
+	}
+	if len(orphans) == 0 {
+		return nil
+	}
+	for _, k := range orphans {
+		w.fileEditor(ow).Delete(k)
+	}
+	return w.check(ow.files)
+}
+
+// tally counts one record change.
+func (st *ObjectStats) tally(c recordChange) error {
+	switch {
+	case c.Old == nil:
+		st.Added++
+	case c.New == nil:
+		st.Deleted++
+	default:
+		st.Changed++
+	}
+	return nil
 }
 
 func countTree(ctx context.Context, st tree.NodeStore, root crypto.ID) (uint64, error) {

@@ -19,6 +19,7 @@ func newSnapshotsCommand() *cli.Command {
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "oneline", Usage: "one short line per snapshot"},
 			&cli.StringFlag{Name: "object", Usage: "only snapshots in which `OBJECT` changed"},
+			&cli.BoolFlag{Name: "all", Usage: "also list checkpoints (progress of unfinished runs)"},
 		},
 		Action: func(c *cli.Context) error {
 			r, err := openRepo(c, true)
@@ -44,6 +45,9 @@ func newSnapshotsCommand() *cli.Command {
 			var list []*repo.Snapshot
 			for i := len(snaps) - 1; i >= 0; i-- {
 				s := snaps[i]
+				if s.Kind == repo.KindCheckpoint && !c.Bool("all") {
+					continue
+				}
 				if o := c.String("object"); o != "" {
 					st, ok := s.Objects[o]
 					if !ok || st.Added+st.Changed+st.Deleted == 0 {
