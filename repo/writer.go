@@ -52,9 +52,9 @@ type Writer struct {
 	// lineage is Parent's root: what counts are taken against. It differs
 	// from parent only when resuming.
 	lineage objectSet
-	objs   map[string]*objWriter
-	err    error
-	done   bool
+	objs    map[string]*objWriter
+	err     error
+	done    bool
 }
 
 // objectSet is the root tree's view: object name → objectRoot.
