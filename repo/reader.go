@@ -103,6 +103,16 @@ func (r *Repository) EachRecord(ctx context.Context, s *Snapshot, object, start 
 	})
 }
 
+// EachID streams an object's record Ids in order, without decoding the
+// records (an Id scan: reconciling with the org, counting).
+func (r *Repository) EachID(ctx context.Context, s *Snapshot, object string, fn func(id string) error) error {
+	o, err := r.Object(ctx, s, object)
+	if err != nil {
+		return err
+	}
+	return r.eachRecord(ctx, o.root, nil, func(k, _ []byte) error { return fn(string(k)) })
+}
+
 // File returns the file stored for a record (found=false when none).
 func (r *Repository) File(ctx context.Context, s *Snapshot, object, id string) (crypto.ID, bool, error) {
 	o, err := r.Object(ctx, s, object)

@@ -346,6 +346,21 @@ func (w *Writer) SetHighWater(ctx context.Context, object, hw string) error {
 	return nil
 }
 
+// CommitCheckpoint commits the writer's progress as a checkpoint
+// (KindCheckpoint): no delta is folded into its base and no file is dropped,
+// so that the run resuming it (WriterOptions.Resume) ends exactly as an
+// uninterrupted run would.
+func (w *Writer) CommitCheckpoint(ctx context.Context) (*Snapshot, error) {
+	w.opts.Kind = KindCheckpoint
+	return w.Commit(ctx)
+}
+
+// SetState replaces the engine document the snapshot will carry
+// (Snapshot.State); the engine knows it only once its run is over.
+func (w *Writer) SetState(state []byte) {
+	w.opts.State = append([]byte(nil), state...)
+}
+
 // Abort discards the writer. Blobs already saved stay (they are reused by
 // the next run, or removed by prune).
 func (w *Writer) Abort() {

@@ -1,0 +1,257 @@
+package backup
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/orgsnap/orgsnap/repo"
+	"github.com/orgsnap/orgsnap/repo/crypto"
+	"github.com/orgsnap/orgsnap/repo/record"
+)
+
+// writerLoop owns the repo.Writer (which is not safe for concurrent use):
+// every edit reaches it as a message, applied in the order received, so
+// the edits of one worker keep their order.
+type writerLoop struct {
+	e     *engine
+	w     *repo.Writer
+	wopts repo.WriterOptions
+	in    chan any
+	quit  chan struct{}
+	ended chan struct{}     // closed when run returns
+	hw    map[string]string // object → highest modstamp seen (canonical text)
+	err   error
+}
+
+// Messages.
+type (
+	recBatch struct {
+		object string
+		puts   []putRec
+		dels   []string
+		hw     string // the highest modstamp among puts and dels
+	}
+	putRec struct {
+		id  string
+		rec record.Record
+	}
+	// objectOp prepares an object: replace (full read), continue (a full
+	// read the checkpoint began), remove, or schema.
+	objectOp struct {
+		object string
+		op     string
+		schema []byte
+	}
+	fileLink struct {
+		object, id string
+		file       crypto.ID
+	}
+	syncReq   struct{ done chan error }
+	commitReq struct {
+		final bool
+		done  chan commitRes
+	}
+	commitRes struct {
+		snap *repo.Snapshot
+		err  error
+	}
+)
+
+func newWriterLoop(e *engine, w *repo.Writer, wopts repo.WriterOptions) *writerLoop {
+	wl := &writerLoop{e: e, w: w, wopts: wopts, in: make(chan any, 16), quit: make(chan struct{}), ended: make(chan struct{}), hw: map[string]string{}}
+	// High-water marks so far: the checkpoint's when resuming, else the
+	// parent's. A mark only rises (max of these and what is read).
+	from := wopts.Parent
+	if wopts.Resume != nil {
+		from = wopts.Resume
+	}
+	if from != nil {
+		for n, st := range from.Objects {
+			wl.hw[n] = st.HighWater
+		}
+	}
+	return wl
+}
+
+// send hands a message to the loop; false when the run is over.
+func (wl *writerLoop) send(ctx context.Context, m any) bool {
+	select {
+	case wl.in <- m:
+		return true
+	case <-ctx.Done():
+		return false
+	case <-wl.quit:
+		return false
+	}
+}
+
+func (wl *writerLoop) run(ctx context.Context) {
+	defer close(wl.ended)
+	for {
+		select {
+		case m := <-wl.in:
+			wl.handle(ctx, m)
+		case <-wl.quit:
+			return
+		}
+	}
+}
+
+func (wl *writerLoop) handle(ctx context.Context, m any) {
+	switch m := m.(type) {
+	case syncReq:
+		m.done <- wl.err
+		return
+	case commitReq:
+		m.done <- wl.commit(ctx, m.final)
+		return
+	}
+	if wl.err != nil {
+		return // the run is failing; drain
+	}
+	var err error
+	switch m := m.(type) {
+	case *recBatch:
+		err = wl.apply(ctx, m)
+	case objectOp:
+		switch m.op {
+		case "replace":
+			err = wl.w.ReplaceObject(ctx, m.object)
+		case "continue":
+			err = wl.w.ContinueReplace(ctx, m.object)
+		case "remove":
+			err = wl.w.RemoveObject(ctx, m.object)
+		case "schema":
+			err = wl.w.PutSchema(ctx, m.object, m.schema)
+		}
+	case fileLink:
+		err = wl.w.LinkFile(ctx, m.object, m.id, m.file)
+	}
+	if err != nil {
+		wl.err = err
+		wl.e.fail(err)
+	}
+}
+
+func (wl *writerLoop) apply(ctx context.Context, b *recBatch) error {
+	plan := wl.e.planOf(b.object)
+	for _, p := range b.puts {
+		if err := wl.w.PutRecord(ctx, b.object, p.id, p.rec); err != nil {
+			return err
+		}
+		if plan != nil && plan.file != nil {
+			if err := wl.e.files.consider(ctx, wl.w, plan, p.id, p.rec); err != nil {
+				return err
+			}
+		}
+	}
+	for _, id := range b.dels {
+		if err := wl.w.DeleteRecord(ctx, b.object, id); err != nil {
+			return err
+		}
+		if plan != nil && plan.file != nil {
+			if err := wl.w.DeleteFile(ctx, b.object, id); err != nil {
+				return err
+			}
+		}
+	}
+	if b.hw > wl.hw[b.object] {
+		wl.hw[b.object] = b.hw
+	}
+	wl.e.prog.add(b.object, int64(len(b.puts)+len(b.dels)))
+	return nil
+}
+
+// commit commits a checkpoint (and continues from it with a new writer) or
+// the final snapshot.
+func (wl *writerLoop) commit(ctx context.Context, final bool) commitRes {
+	if wl.err != nil {
+		return commitRes{err: wl.err}
+	}
+	for n, hw := range wl.hw {
+		if hw != "" && wl.e.planOf(n) != nil {
+			if err := wl.w.SetHighWater(ctx, n, hw); err != nil {
+				return commitRes{err: err}
+			}
+		}
+	}
+	wl.w.SetState(wl.e.stateJSON(final))
+	var snap *repo.Snapshot
+	var err error
+	if final {
+		snap, err = wl.w.Commit(ctx)
+	} else {
+		snap, err = wl.w.CommitCheckpoint(ctx)
+	}
+	if err != nil {
+		wl.err = err
+		return commitRes{err: err}
+	}
+	if !final {
+		wl.wopts.Resume = snap
+		if wl.w, err = wl.e.r.NewWriter(ctx, wl.wopts); err != nil {
+			wl.err = err
+			return commitRes{err: err}
+		}
+		// Objects whose full read is under way continue it.
+		for n, o := range wl.e.state.Objects {
+			if o.Full && !o.Done {
+				if err := wl.w.ContinueReplace(ctx, n); err != nil {
+					wl.err = err
+					return commitRes{err: err}
+				}
+			}
+		}
+	}
+	return commitRes{snap: snap}
+}
+
+// sync waits until every message sent before it is applied.
+func (wl *writerLoop) sync() error {
+	done := make(chan error, 1)
+	select {
+	case wl.in <- syncReq{done}:
+	case <-wl.quit:
+		return errors.New("snapshot writer stopped")
+	}
+	return <-done
+}
+
+func (wl *writerLoop) commitFinal(ctx context.Context) (*repo.Snapshot, error) {
+	return wl.request(ctx, true)
+}
+
+func (wl *writerLoop) commitCheckpoint(ctx context.Context) (*repo.Snapshot, error) {
+	return wl.request(ctx, false)
+}
+
+func (wl *writerLoop) request(ctx context.Context, final bool) (*repo.Snapshot, error) {
+	done := make(chan commitRes, 1)
+	select {
+	case wl.in <- commitReq{final, done}:
+	case <-wl.quit:
+		return nil, errors.New("snapshot writer stopped")
+	}
+	res := <-done
+	if res.err != nil {
+		if final {
+			return nil, fmt.Errorf("committing the snapshot: %w", res.err)
+		}
+		return nil, fmt.Errorf("saving a checkpoint: %w", res.err)
+	}
+	return res.snap, nil
+}
+
+// close stops the loop; a writer never committed is aborted (its blobs
+// stay for the next run, or prune).
+func (wl *writerLoop) close() {
+	select {
+	case <-wl.quit:
+		return
+	default:
+	}
+	close(wl.quit)
+	<-wl.ended // the loop may be applying a message
+	wl.w.Abort()
+}
