@@ -243,6 +243,7 @@ type engine struct {
 	lastCkpt time.Time
 	fetched  map[string]*atomic.Int64
 	byName   map[string]*objectPlan
+	stateMu  sync.Mutex // objectState.Done, set by units as they finish
 	bulkSem  chan struct{}
 	restSem  chan struct{}
 }
@@ -348,20 +349,28 @@ func Run(ctx context.Context, r *repo.Repository, src Source, opts Options) (*Re
 	e.cancel = cancel
 	e.wr = newWriterLoop(e, w, wopts)
 	e.files = newFileQueue(e, runCtx)
-	go e.wr.run(runCtx)
+	go e.wr.run(ctx) // not runCtx: after a failure it still commits a checkpoint
 	e.lastCkpt = opts.Now()
 
 	stopErr := e.extract(runCtx, ckpt != nil)
 	qerr := e.quiesce()
 	if ctx.Err() != nil {
-		// Interrupted: units were cut short, so the state cannot say what
-		// is stored; the last checkpoint stands.
+		// Interrupted from outside: the last checkpoint stands.
 		e.shutdown()
 		return nil, fmt.Errorf("%w: %v", ErrStopped, ctx.Err())
 	}
-	if qerr != nil {
+	if qerr != nil && !e.wr.healthy() {
 		e.shutdown()
 		return nil, qerr
+	}
+	if qerr != nil {
+		// An API failure (the daily limit, a job Salesforce gave up on, the
+		// network): what finished is stored and marked done, what failed is
+		// not, so a checkpoint lets the next run go on from here.
+		stopErr = qerr
+		if resumable(qerr) {
+			stopErr = fmt.Errorf("%w: %v", ErrStopped, qerr)
+		}
 	}
 	if stopErr != nil {
 		// Every unit dispatched has finished and is applied: save what is
@@ -430,9 +439,6 @@ func (e *engine) err() error {
 // batch applied, every download linked. Only the dispatcher calls it.
 func (e *engine) quiesce() error {
 	e.units.Wait()
-	if err := e.err(); err != nil {
-		return err
-	}
 	// The writer has now queued every download its batches asked for.
 	if err := e.wr.sync(); err != nil {
 		return err
@@ -455,6 +461,12 @@ func (e *engine) shutdown() {
 
 // checkpoint commits the progress so far (the run must be quiet).
 func (e *engine) checkpoint(ctx context.Context) (*repo.Snapshot, error) {
+	for _, n := range e.files.failedObjects() {
+		// Its records are stored but not every body: read it again.
+		if o := e.state.Objects[n]; o != nil {
+			o.Done, o.Cursor = false, ""
+		}
+	}
 	e.state.Seq++
 	s, err := e.wr.commitCheckpoint(ctx)
 	if err != nil {
@@ -552,6 +564,12 @@ func (e *engine) objState(name string) *objectState {
 
 func soqlQuote(s string) string {
 	return "'" + strings.NewReplacer(`\`, `\\`, `'`, `\'`).Replace(s) + "'"
+}
+
+// resumable reports failures that waiting cures: the run stops, and the
+// next one resumes.
+func resumable(err error) bool {
+	return errors.Is(err, ErrStopped) || errors.Is(err, sfapi.ErrBudgetExhausted) || sfapi.IsLimitExceeded(err) || sfapi.IsTransient(err)
 }
 
 // isBulkUnsupported reports a Bulk job refused because the object (or a

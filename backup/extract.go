@@ -51,6 +51,7 @@ func (e *engine) extract(ctx context.Context, resumed bool) error {
 			return e.stopCause(ctx)
 		}
 		full := e.kind != "synthetic" || ost.Full || e.needsFull(p)
+		ost.Fields = p.fieldsKey
 		var err error
 		if full {
 			e.mode[p.name] = "full"
@@ -58,21 +59,25 @@ func (e *engine) extract(ctx context.Context, resumed bool) error {
 		} else {
 			e.mode[p.name] = "synthetic"
 			e.spawn(ctx, e.restSem, func(ctx context.Context) error { return e.syntheticObject(ctx, p, ost) }, func() {
-				e.prog.objectDone()
+				e.objectDone(ost)
 			})
 		}
 		if err != nil {
 			return err
 		}
-		// Marked done now: a checkpoint is only taken when every unit
-		// dispatched so far has finished.
-		ost.Fields = p.fieldsKey
-		ost.Done, ost.Cursor = true, ""
 		if err := e.maybeCheckpoint(ctx, nil); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// objectDone marks an object stored in full: checkpoints skip it from now.
+func (e *engine) objectDone(ost *objectState) {
+	e.stateMu.Lock()
+	ost.Done, ost.Cursor = true, ""
+	e.stateMu.Unlock()
+	e.prog.objectDone()
 }
 
 // needsFull reports whether a synthetic run must read the object in full:
@@ -134,10 +139,10 @@ func (e *engine) spawn(ctx context.Context, sem chan struct{}, fn func(context.C
 // ranges read by several jobs at once for a large one.
 func (e *engine) fullObject(ctx context.Context, p *objectPlan, ost *objectState) error {
 	op := "replace"
-	if ost.Full {
-		op = "continue" // a checkpoint holds the first part
+	if ost.Full && ost.Cursor != "" {
+		op = "continue" // the checkpoint holds every record below the cursor
 	}
-	if !e.wr.send(ctx, objectOp{object: p.name, op: op}) {
+	if !e.wr.send(ctx, objectOp{object: p.name, op: op, from: ost.Cursor}) {
 		return e.stopCause(ctx)
 	}
 	ost.Full = true
@@ -149,7 +154,7 @@ func (e *engine) fullObject(ctx context.Context, p *objectPlan, ost *objectState
 	e.prog.expect(count)
 	if !p.bulk.Load() || count <= int64(e.opts.ChunkRecords) {
 		lo := ost.Cursor
-		e.spawn(ctx, e.pick(p), func(ctx context.Context) error { return e.readRange(ctx, p, lo, "") }, e.prog.objectDone)
+		e.spawn(ctx, e.pick(p), func(ctx context.Context) error { return e.readRange(ctx, p, lo, "") }, func() { e.objectDone(ost) })
 		return nil
 	}
 	first, last, err := e.idBounds(ctx, p)
@@ -157,7 +162,7 @@ func (e *engine) fullObject(ctx context.Context, p *objectPlan, ost *objectState
 		return err
 	}
 	if first == "" {
-		e.prog.objectDone()
+		e.objectDone(ost)
 		return nil // emptied since the count
 	}
 	span, err := newIDSpan(first, last)
@@ -176,9 +181,11 @@ func (e *engine) fullObject(ctx context.Context, p *objectPlan, ost *objectState
 	ch := &chunkSizer{target: e.opts.ChunkRecords}
 	var pending atomic.Int64
 	pending.Add(1) // released when the last range is dispatched
+	// Done once every range is dispatched and read: a failed range never
+	// calls finish, so its object stays unfinished for the next run.
 	finish := func() {
 		if pending.Add(-1) == 0 {
-			e.prog.objectDone()
+			e.objectDone(ost)
 		}
 	}
 	for cursor.Cmp(span.max) <= 0 {

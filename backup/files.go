@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 
 	"github.com/orgsnap/orgsnap/repo"
+	"github.com/orgsnap/orgsnap/repo/crypto"
 	"github.com/orgsnap/orgsnap/repo/record"
 	"github.com/orgsnap/orgsnap/sfapi"
 )
@@ -34,8 +35,15 @@ type fileQueue struct {
 	cond     *sync.Cond
 	jobs     []fileJob
 	inflight map[string][]fileTarget // key → records waiting for that body
-	closed   bool
-	busy     sync.WaitGroup // jobs queued or running
+	// stored: bodies stored by this run, by key. Their aliases reach the
+	// index only when their pack is written, so FileByChecksum may not see
+	// them yet.
+	stored map[string]crypto.ID
+	// failed: objects with a body that could not be stored; a checkpoint
+	// marks them unfinished, so the next run reads them again.
+	failed map[string]bool
+	closed bool
+	busy   sync.WaitGroup // jobs queued or running
 
 	downloaded, linked, skipped, bytes atomic.Int64
 }
@@ -47,7 +55,7 @@ type fileJob struct {
 }
 
 func newFileQueue(e *engine, ctx context.Context) *fileQueue {
-	q := &fileQueue{e: e, ctx: ctx, group: repo.PeriodOf(e.state.Time), inflight: map[string][]fileTarget{}}
+	q := &fileQueue{e: e, ctx: ctx, group: repo.PeriodOf(e.state.Time), inflight: map[string][]fileTarget{}, stored: map[string]crypto.ID{}, failed: map[string]bool{}}
 	q.cond = sync.NewCond(&q.mu)
 	for i := 0; i < e.opts.Parallel.Files; i++ {
 		go q.work()
@@ -98,6 +106,10 @@ func (q *fileQueue) consider(ctx context.Context, w *repo.Writer, p *objectPlan,
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	t := fileTarget{p.name, id}
+	if fid, ok := q.stored[key]; ok && key != "" {
+		q.linked.Add(1)
+		return w.LinkFile(ctx, p.name, id, fid)
+	}
 	if key != "" {
 		if waiting, ok := q.inflight[key]; ok {
 			q.inflight[key] = append(waiting, t)
@@ -145,6 +157,7 @@ func (q *fileQueue) fetch(j fileJob) {
 		}
 	}()
 	if ctx.Err() != nil {
+		q.markFailed(targets)
 		return
 	}
 	body, err := q.e.src.DownloadBlob(ctx, j.object, j.id, j.field)
@@ -153,12 +166,14 @@ func (q *fileQueue) fetch(j fileJob) {
 		return
 	}
 	if err != nil {
+		q.markFailed(targets)
 		q.e.fail(fmt.Errorf("downloading %s %s.%s: %w", j.object, j.id, j.field, err))
 		return
 	}
 	defer body.Close()
 	fid, n, err := q.e.r.SaveFile(ctx, q.group, body, j.key)
 	if err != nil {
+		q.markFailed(targets)
 		q.e.fail(fmt.Errorf("storing %s %s.%s: %w", j.object, j.id, j.field, err))
 		return
 	}
@@ -167,6 +182,7 @@ func (q *fileQueue) fetch(j fileJob) {
 	q.mu.Lock()
 	if j.key != "" {
 		targets = q.inflight[j.key] // waiters may have joined during the download
+		q.stored[j.key] = fid
 	}
 	q.mu.Unlock()
 	for _, t := range targets {
@@ -174,6 +190,25 @@ func (q *fileQueue) fetch(j fileJob) {
 			return
 		}
 	}
+}
+
+func (q *fileQueue) markFailed(targets []fileTarget) {
+	q.mu.Lock()
+	for _, t := range targets {
+		q.failed[t.object] = true
+	}
+	q.mu.Unlock()
+}
+
+// failedObjects returns the objects with a body not stored (quiet runs only).
+func (q *fileQueue) failedObjects() []string {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	var out []string
+	for o := range q.failed {
+		out = append(out, o)
+	}
+	return out
 }
 
 // wait returns when no download is queued or running. Only call it when

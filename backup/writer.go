@@ -42,6 +42,7 @@ type (
 		object string
 		op     string
 		schema []byte
+		from   string // continue: the cursor; records at or past it are dropped
 	}
 	fileLink struct {
 		object, id string
@@ -119,7 +120,7 @@ func (wl *writerLoop) handle(ctx context.Context, m any) {
 		case "replace":
 			err = wl.w.ReplaceObject(ctx, m.object)
 		case "continue":
-			err = wl.w.ContinueReplace(ctx, m.object)
+			err = wl.continueReplace(ctx, m.object, m.from)
 		case "remove":
 			err = wl.w.RemoveObject(ctx, m.object)
 		case "schema":
@@ -205,6 +206,40 @@ func (wl *writerLoop) commit(ctx context.Context, final bool) commitRes {
 		}
 	}
 	return commitRes{snap: snap}
+}
+
+// continueReplace resumes a full read from a checkpoint. Records at or
+// past the cursor came from ranges that had not finished (the run stopped
+// on a failure): they are dropped, the ranges are read again.
+func (wl *writerLoop) continueReplace(ctx context.Context, object, cursor string) error {
+	if err := wl.w.ContinueReplace(ctx, object); err != nil {
+		return err
+	}
+	ckpt := wl.wopts.Resume
+	var stale []string
+	err := wl.e.r.EachID(ctx, ckpt, object, func(id string) error {
+		if id >= cursor {
+			stale = append(stale, id)
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, repo.ErrNotFound) {
+		return err
+	}
+	for _, id := range stale {
+		if err := wl.w.DeleteRecord(ctx, object, id); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// healthy reports that the writer has not failed.
+func (wl *writerLoop) healthy() bool {
+	if err := wl.sync(); err != nil {
+		return false
+	}
+	return true
 }
 
 // sync waits until every message sent before it is applied.

@@ -17,7 +17,10 @@ import (
 // A file (a ContentVersion, Attachment or Document body) is stored as
 // content-defined chunks plus a file index blob listing them:
 //
-//	version=1 (1) | uvarint size | uvarint nchunks | nchunks × (chunk id (32) | uvarint length)
+//	version=2 (1) | uvarint len(source) | source | uvarint size | uvarint nchunks |
+//	nchunks × (chunk id (32) | uvarint length)
+//
+// (version 1 has no source).
 //
 // The file index blob carries, as its pack-trailer alias, the keyed hash of
 // the Salesforce checksum, so a file already held is found without
@@ -28,6 +31,7 @@ import (
 type FileInfo struct {
 	ID     crypto.ID // the file index blob
 	Size   int64
+	Source string // the source's key for the body (SaveFile's checksum), "" if none
 	Chunks []FileChunk
 }
 
@@ -37,8 +41,13 @@ type FileChunk struct {
 	Length uint32
 }
 
+// encodeFileIndex writes version 2: version 1 plus the source's key, so
+// that two records with the same body but different keys (two attachments
+// of one file) get an index blob each, each carrying its own alias.
 func encodeFileIndex(fi *FileInfo) []byte {
-	b := []byte{1}
+	b := []byte{2}
+	b = binary.AppendUvarint(b, uint64(len(fi.Source)))
+	b = append(b, fi.Source...)
 	b = binary.AppendUvarint(b, uint64(fi.Size))
 	b = binary.AppendUvarint(b, uint64(len(fi.Chunks)))
 	for _, c := range fi.Chunks {
@@ -50,10 +59,19 @@ func encodeFileIndex(fi *FileInfo) []byte {
 
 func decodeFileIndex(id crypto.ID, b []byte) (*FileInfo, error) {
 	bad := fmt.Errorf("file %s: %w: bad file index", id.Short(), pack.ErrCorrupt)
-	if len(b) < 1 || b[0] != 1 {
+	if len(b) < 1 || (b[0] != 1 && b[0] != 2) {
 		return nil, bad
 	}
+	version := b[0]
 	b = b[1:]
+	var source string
+	if version == 2 {
+		l, n := binary.Uvarint(b)
+		if n <= 0 || l > uint64(len(b)-n) {
+			return nil, bad
+		}
+		source, b = string(b[n:n+int(l)]), b[n+int(l):]
+	}
 	size, n := binary.Uvarint(b)
 	if n <= 0 {
 		return nil, bad
@@ -64,7 +82,7 @@ func decodeFileIndex(id crypto.ID, b []byte) (*FileInfo, error) {
 		return nil, bad
 	}
 	b = b[n:]
-	fi := &FileInfo{ID: id, Size: int64(size)}
+	fi := &FileInfo{ID: id, Size: int64(size), Source: source}
 	var total uint64
 	for i := uint64(0); i < nc; i++ {
 		if len(b) < 33 {
@@ -105,7 +123,7 @@ func (r *Repository) SaveFile(ctx context.Context, group string, rd io.Reader, c
 	if err != nil {
 		return crypto.ID{}, 0, err
 	}
-	fi := &FileInfo{}
+	fi := &FileInfo{Source: checksum}
 	buf := make([]byte, r.chunkP.Max)
 	for {
 		c, err := ch.Next(buf)

@@ -101,6 +101,13 @@ func (o *Org) APIUsage() (used, max int64) {
 	return o.api.used, o.opts.APIDailyLimit
 }
 
+// SetAPIDailyLimit changes the org's daily API request allocation.
+func (o *Org) SetAPIDailyLimit(n int64) {
+	o.api.mu.Lock()
+	o.opts.APIDailyLimit = n
+	o.api.mu.Unlock()
+}
+
 // ResetAPIUsage starts a new 24-hour usage window.
 func (o *Org) ResetAPIUsage() {
 	o.api.mu.Lock()
