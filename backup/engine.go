@@ -101,6 +101,10 @@ type Options struct {
 	Now      func() time.Time
 	Progress Progress
 	Logger   Logger
+	// Interrupt, when closed, stops the run cleanly: no new job starts,
+	// the jobs in flight finish, a checkpoint is saved, and Run returns
+	// ErrStopped.
+	Interrupt <-chan struct{}
 }
 
 // FileOptions tune file bodies.

@@ -105,6 +105,11 @@ func (e *engine) stopCause(ctx context.Context) error {
 
 // brake stops the run cleanly when the API budget is spent.
 func (e *engine) brake() error {
+	select {
+	case <-e.opts.Interrupt:
+		return fmt.Errorf("%w: interrupted", ErrStopped)
+	default:
+	}
 	if err := e.src.Budget().Check(e.opts.BudgetPercent); err != nil {
 		return fmt.Errorf("%w: %v", ErrStopped, err)
 	}

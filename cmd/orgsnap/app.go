@@ -20,7 +20,9 @@ const (
 	exitOK            = 0
 	exitError         = 1  // anything else
 	exitUsage         = 2  // bad flags or arguments
-	exitCheckFailed   = 3  // check found damage; snapshot alert thresholds crossed
+	exitCheckFailed   = 3  // check found damage
+	exitAlert         = 4  // the snapshot was taken but alert thresholds were crossed
+	exitStopped       = 5  // the snapshot stopped early (API budget, Ctrl-C); the next run resumes it
 	exitNoRepository  = 10 // no repository where one was expected
 	exitLocked        = 11 // another process holds the repository
 	exitWrongPassword = 12 // no key slot opens with the password
@@ -35,11 +37,17 @@ func usagef(format string, args ...any) error { return usageError{fmt.Sprintf(fo
 
 func exitCode(err error) int {
 	var ue usageError
+	var ae alertError
+	var se stoppedError
 	switch {
 	case err == nil:
 		return exitOK
 	case errors.As(err, &ue):
 		return exitUsage
+	case errors.As(err, &ae):
+		return exitAlert
+	case errors.As(err, &se):
+		return exitStopped
 	case errors.Is(err, repo.ErrWrongPassword):
 		return exitWrongPassword
 	case errors.Is(err, repo.ErrLocked):
@@ -71,6 +79,7 @@ func newApp() *cli.App {
 			newInitCommand(),
 			newKeyCommand(),
 			newOrgCommand(),
+			newSnapshotCommand(),
 			newSnapshotsCommand(),
 			newCheckCommand(),
 			newRepairCommand(),

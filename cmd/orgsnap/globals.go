@@ -155,6 +155,9 @@ func endProgress(c *cli.Context) {
 	}
 }
 
+// interrupted is closed by the first interrupt signal (see main).
+var interrupted = make(chan struct{})
+
 func background(c *cli.Context) context.Context {
 	if c.Context != nil {
 		return c.Context
