@@ -275,8 +275,10 @@ func Run(ctx context.Context, r *repo.Repository, src Source, opts Options) (*Re
 		return nil, err
 	}
 	start := opts.Now()
+	began := time.Now() // durations are wall time whatever the snapshot clock says
+	requests0 := src.Limits().Requests()
 	e := &engine{r: r, src: src, opts: opts, mode: map[string]string{}, fetched: map[string]*atomic.Int64{}}
-	e.prog.init(opts.Progress, opts.Now)
+	e.prog.init(opts.Progress, time.Now)
 	tok, err := src.Token(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("connecting to the org: %w", err)
@@ -392,7 +394,8 @@ func Run(ctx context.Context, r *repo.Repository, src Source, opts Options) (*Re
 	if err != nil {
 		return nil, err
 	}
-	res := e.result(snap, ckpt != nil, start)
+	res := e.result(snap, ckpt != nil, began)
+	res.Requests -= requests0
 	if !partial {
 		if err := r.SetRef(ctx, opts.Ref, snap.ID, e.refVersion); err != nil {
 			if errors.Is(err, repo.ErrRefMoved) {
@@ -498,7 +501,7 @@ func (e *engine) maybeCheckpoint(ctx context.Context, cursor func()) error {
 }
 
 func (e *engine) result(snap *repo.Snapshot, resumed bool, start time.Time) *Result {
-	res := &Result{Snapshot: snap, Resumed: resumed, Requests: e.src.Limits().Requests(), Duration: e.opts.Now().Sub(start)}
+	res := &Result{Snapshot: snap, Resumed: resumed, Requests: e.src.Limits().Requests(), Duration: time.Since(start)}
 	res.Files = e.files.stats()
 	names := make([]string, 0, len(snap.Objects))
 	for n := range snap.Objects {

@@ -1,8 +1,8 @@
 package main
 
 import (
+	"context"
 	"fmt"
-	"math/rand"
 	"os"
 	"sort"
 	"strings"
@@ -10,207 +10,159 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/orgsnap/orgsnap/backup"
 	"github.com/orgsnap/orgsnap/repo"
 	"github.com/orgsnap/orgsnap/repo/record"
+	"github.com/orgsnap/orgsnap/sfapi"
+	"github.com/orgsnap/orgsnap/sfapi/sftest"
 )
 
-// The demo shows the repository at work with no setup: it makes a
-// throwaway repository, snapshots a small generated data set, applies a
-// day of churn, takes a synthetic snapshot and shows what changed.
-//
-// TODO(issue 4): run the snapshot engine against the embedded Salesforce
-// emulator instead of writing generated records straight into the
-// repository.
+// The demo shows the product at work with no setup: it starts the
+// Salesforce emulator in-process with a generated org, makes a throwaway
+// encrypted repository, takes a full snapshot through the real client and
+// engine, lets a day of changes happen in the org (creates, updates,
+// deletes, undeletes, hard deletes, a new field), takes a synthetic
+// snapshot, and shows what changed, field by field.
 func newDemoCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "demo",
-		Usage: "see orgsnap work in a few seconds, with nothing to set up",
+		Usage: "see orgsnap back up an emulated Salesforce org, with nothing to set up",
 		Flags: []cli.Flag{
-			&cli.IntFlag{Name: "records", Value: 20000, Usage: "records per object"},
+			&cli.IntFlag{Name: "records", Value: 50000, Usage: "approximate number of records in the generated org"},
+			&cli.Int64Flag{Name: "seed", Value: 1, Usage: "generator seed (same seed, same org)"},
 			&cli.StringFlag{Name: "keep", Usage: "leave the demo repository in `DIR` instead of deleting it"},
 		},
-		Action: func(c *cli.Context) error {
-			ctx := background(c)
-			dir := c.String("keep")
-			if dir == "" {
-				tmp, err := os.MkdirTemp("", "orgsnap-demo-")
-				if err != nil {
-					return err
-				}
-				defer os.RemoveAll(tmp)
-				dir = tmp
-			}
-			out(c, "== creating an encrypted repository in %s\n", dir)
-			r, err := repo.Init(ctx, dir, repo.Options{Password: []byte("demo"), KDF: keyParams(), Purpose: "orgsnap demo"})
-			if err != nil {
-				return err
-			}
-			defer r.Close()
+		Action: demoAction,
+	}
+}
 
-			org := newDemoOrg(c.Int("records"))
-			t0 := time.Now()
-			w, err := r.NewWriter(ctx, repo.WriterOptions{Org: "00D5g000000DEMOEAA", Time: org.now})
-			if err != nil {
-				return err
-			}
-			for _, obj := range org.objects {
-				if err := w.ReplaceObject(ctx, obj); err != nil {
-					return err
-				}
-				for id, rec := range org.records[obj] {
-					if err := w.PutRecord(ctx, obj, id, rec); err != nil {
-						return err
-					}
-				}
-			}
-			full, err := w.Commit(ctx)
-			if err != nil {
-				return err
-			}
-			ws := r.WriteStats()
-			out(c, "== full snapshot %s: %d records in %s, %s of records stored as %s on disk\n",
-				full.ID.Short(), full.Records(), time.Since(t0).Round(time.Millisecond), human(ws.Bytes), human(ws.PackBytes))
+func demoAction(c *cli.Context) error {
+	ctx := background(c)
+	dir := c.String("keep")
+	if dir == "" {
+		tmp, err := os.MkdirTemp("", "orgsnap-demo-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(tmp)
+		dir = tmp
+	}
+	srv := sftest.NewServer(sftest.Options{Seed: c.Int64("seed"), Records: c.Int("records")})
+	defer srv.Close()
+	org := srv.Org
+	out(c, "== an emulated Salesforce org %s at %s: %d records (Accounts, Contacts, Opportunities, Cases, files, …)\n",
+		org.ID(), srv.URL, c.Int("records"))
+	out(c, "== creating an encrypted repository in %s\n", dir)
+	r, err := repo.Init(ctx, dir, repo.Options{Password: []byte("demo"), KDF: keyParams(), Purpose: "orgsnap demo"})
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	client, err := sfapi.New(sfapi.Config{
+		Auth: &sfapi.RefreshTokenFlow{OAuth: sfapi.OAuth{LoginURL: srv.URL, ClientID: sftest.DefaultClientID,
+			ClientSecret: sftest.DefaultClientSecret}, RefreshToken: sftest.DefaultRefreshToken},
+		Clock: demoClock{org}, ClientName: "orgsnap-demo",
+	})
+	if err != nil {
+		return err
+	}
+	// Snapshot times follow the org's clock, so the day of changes below
+	// is a day in the repository too.
+	opts := backup.Options{Ref: "demo", Now: org.Now}
 
-			changes := org.churn()
-			out(c, "== a day passes in the org: %d records created, updated or deleted\n", len(changes))
-			t1 := time.Now()
-			w, err = r.NewWriter(ctx, repo.WriterOptions{Parent: full, Org: "00D5g000000DEMOEAA", Time: org.now})
-			if err != nil {
-				return err
-			}
-			for _, ch := range changes {
-				if ch.deleted {
-					err = w.DeleteRecord(ctx, ch.object, ch.id)
-				} else {
-					err = w.PutRecord(ctx, ch.object, ch.id, org.records[ch.object][ch.id])
-				}
-				if err != nil {
-					return err
-				}
-			}
-			syn, err := w.Commit(ctx)
-			if err != nil {
-				return err
-			}
-			ws2 := r.WriteStats()
-			out(c, "== synthetic snapshot %s (logically full: %d records) in %s, writing %s (%.1f%% of the first)\n",
-				syn.ID.Short(), syn.Records(), time.Since(t1).Round(time.Millisecond), human(ws2.PackBytes-ws.PackBytes),
-				100*float64(ws2.PackBytes-ws.PackBytes)/float64(ws.PackBytes))
+	out(c, "\n$ orgsnap snapshot            # the first one reads everything\n")
+	if err := runSnapshot(c, r, client, opts); err != nil {
+		return err
+	}
+	full, err := r.FindSnapshot(ctx, "demo")
+	if err != nil {
+		return err
+	}
+	before := r.WriteStats()
 
-			out(c, "== what changed (orgsnap diff %s %s), first lines:\n", full.ID.Short(), syn.ID.Short())
-			shown, total := 0, 0
-			err = r.Diff(ctx, full, syn, func(ch repo.Change) error {
-				total++
-				if shown < 8 {
-					shown++
-					switch ch.Kind {
-					case repo.Added:
-						out(c, "  + %s %s\n", ch.Object, ch.ID)
-					case repo.Deleted:
-						out(c, "  - %s %s\n", ch.Object, ch.ID)
-					default:
-						out(c, "  ~ %s %s: %s\n", ch.Object, ch.ID, fieldDiff(ch.Old, ch.New))
-					}
-				}
-				return nil
-			})
-			if err != nil {
-				return err
-			}
-			out(c, "  … %d changes in all\n", total)
-			rep, err := r.Check(ctx, true, nil)
-			if err != nil {
-				return err
-			}
-			out(c, "== orgsnap check --read-data: %d snapshots, %d packs, %d problems\n", rep.Snapshots, rep.Packs, len(rep.Problems))
+	cs := org.Churn(sftest.ChurnOptions{Seed: 2, Rate: 0.01, NewFields: 1})
+	out(c, "\n== a day passes in the org: %d created, %d updated, %d deleted, %d undeleted, %d hard-deleted; new field %s\n",
+		cs.Created, cs.Updated, cs.Deleted, cs.Undeleted, cs.Purged, strings.Join(cs.NewFields, ", "))
+
+	out(c, "\n$ orgsnap snapshot            # now only what changed: a synthetic full snapshot\n")
+	if err := runSnapshot(c, r, client, opts); err != nil {
+		return err
+	}
+	syn, err := r.FindSnapshot(ctx, "demo")
+	if err != nil {
+		return err
+	}
+	after := r.WriteStats()
+	out(c, "  new data written: %s (%.1f%% of the first snapshot's %s), yet it holds all %d records\n",
+		human(after.PackBytes-before.PackBytes), 100*float64(after.PackBytes-before.PackBytes)/float64(max(1, before.PackBytes)),
+		human(before.PackBytes), syn.Records())
+
+	out(c, "\n$ orgsnap diff %s %s   # first lines\n", full.ID.Short(), syn.ID.Short())
+	shown, total, schema := 0, 0, 0
+	err = r.Diff(ctx, full, syn, func(ch repo.Change) error {
+		total++
+		if ch.What == "schema" {
+			schema++
+			out(c, "  schema %s changed\n", ch.Object)
 			return nil
-		},
+		}
+		if shown >= 10 || ch.What != "record" {
+			return nil
+		}
+		shown++
+		switch ch.Kind {
+		case repo.Added:
+			out(c, "  + %s %s %s\n", ch.Object, ch.ID, recordName(ch.New))
+		case repo.Deleted:
+			out(c, "  - %s %s %s\n", ch.Object, ch.ID, recordName(ch.Old))
+		default:
+			out(c, "  ~ %s %s: %s\n", ch.Object, ch.ID, fieldDiff(ch.Old, ch.New))
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	out(c, "  … %d changes in all\n", total)
+	rep, err := r.Check(ctx, true, nil)
+	if err != nil {
+		return err
+	}
+	out(c, "\n$ orgsnap check --read-data\n  %d snapshots, %d packs, %d problems\n", rep.Snapshots, rep.Packs, len(rep.Problems))
+	if c.String("keep") != "" {
+		out(c, "\nThe repository stays in %s (password \"demo\"): try `orgsnap -r %s snapshots`.\n", dir, dir)
+	}
+	return nil
+}
+
+// demoClock is the client's clock: the emulated org's (its replication
+// windows are checked against it); backoffs and polls wait for real.
+type demoClock struct{ o *sftest.Org }
+
+func (d demoClock) Now() time.Time { return d.o.Now() }
+func (d demoClock) Sleep(ctx context.Context, t time.Duration) error {
+	tm := time.NewTimer(min(t, 50*time.Millisecond)) // the emulator answers at once
+	defer tm.Stop()
+	select {
+	case <-tm.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
 	}
 }
 
-// demoOrg is a tiny deterministic stand-in for an org.
-type demoOrg struct {
-	rng     *rand.Rand
-	now     time.Time
-	objects []string
-	prefix  map[string]string
-	records map[string]map[string]record.Record
-	next    int
-}
-
-type demoChange struct {
-	object, id string
-	deleted    bool
-}
-
-var demoNames = []string{"Acme", "Globex", "Initech", "Umbrella", "Hooli", "Stark", "Wayne", "Wonka", "Tyrell", "Cyberdyne"}
-var demoCities = []string{"Paris", "Lyon", "Berlin", "Madrid", "Austin", "Denver", "Osaka", "Lagos", "Lima", "Oslo"}
-
-func newDemoOrg(n int) *demoOrg {
-	o := &demoOrg{rng: rand.New(rand.NewSource(1)), now: time.Date(2026, 11, 1, 2, 0, 0, 0, time.UTC),
-		objects: []string{"Account", "Contact"}, prefix: map[string]string{"Account": "001", "Contact": "003"},
-		records: map[string]map[string]record.Record{}}
-	for _, obj := range o.objects {
-		o.records[obj] = map[string]record.Record{}
-		for i := 0; i < n; i++ {
-			o.create(obj)
+// recordName is a record's Name (or Subject, or LastName), for display.
+func recordName(r record.Record) string {
+	for _, n := range []string{"Name", "Subject", "LastName", "Title"} {
+		if f, ok := r.Get(n); ok && f.Value != "" {
+			return strconvQuote(f.Value)
 		}
 	}
-	return o
+	return ""
 }
 
-func (o *demoOrg) create(obj string) string {
-	o.next++
-	id := fmt.Sprintf("%s5g%010dAAA", o.prefix[obj], o.next)
-	o.records[obj][id] = o.record(obj, id)
-	return id
-}
+func strconvQuote(s string) string { return fmt.Sprintf("%q", s) }
 
-// record makes a record's fields (the Id is the key, not a field), sorted
-// by name as record.Record requires.
-func (o *demoOrg) record(obj, id string) record.Record {
-	name := demoNames[o.rng.Intn(len(demoNames))]
-	city := demoCities[o.rng.Intn(len(demoCities))]
-	str := func(n, v string) record.Field { return record.Field{Name: n, Kind: record.String, Value: v} }
-	return record.Record{
-		{Name: "AnnualRevenue", Kind: record.Number, Value: fmt.Sprint(o.rng.Intn(50) * 100000)},
-		str("BillingCity", city),
-		str("Description", fmt.Sprintf("%s customer since %d", strings.ToLower(name), 2000+o.rng.Intn(26))),
-		str("Industry", []string{"Energy", "Retail", "Banking", "Media"}[o.rng.Intn(4)]),
-		str("Name", fmt.Sprintf("%s %d", name, o.rng.Intn(1000))),
-		str("Phone", fmt.Sprintf("+33 1 %02d %02d %02d %02d", o.rng.Intn(100), o.rng.Intn(100), o.rng.Intn(100), o.rng.Intn(100))),
-		str("SystemModstamp", o.now.Format("2006-01-02T15:04:05.000Z")),
-	}
-}
-
-// churn applies a day of changes to about 1% of the records.
-func (o *demoOrg) churn() []demoChange {
-	o.now = o.now.Add(24 * time.Hour)
-	var out []demoChange
-	for _, obj := range o.objects {
-		ids := make([]string, 0, len(o.records[obj]))
-		for id := range o.records[obj] {
-			ids = append(ids, id)
-		}
-		n := len(ids) / 100
-		for i := 0; i < n; i++ {
-			id := ids[o.rng.Intn(len(ids))]
-			switch o.rng.Intn(10) {
-			case 0:
-				delete(o.records[obj], id)
-				out = append(out, demoChange{obj, id, true})
-			case 1, 2:
-				out = append(out, demoChange{obj, o.create(obj), false})
-			default:
-				o.records[obj][id] = o.record(obj, id)
-				out = append(out, demoChange{obj, id, false})
-			}
-		}
-	}
-	return out
-}
-
-// fieldDiff shows which fields differ, shortly: Name: old → new.
 func fieldDiff(a, b record.Record) string {
 	var d []string
 	show := func(f record.Field, ok bool) string {

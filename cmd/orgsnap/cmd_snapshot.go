@@ -312,7 +312,7 @@ func newProgressLine(c *cli.Context) backup.Progress {
 
 func (p *progressLine) Progress(s backup.Status) {
 	line := fmt.Sprintf("objects %d/%d  records %d", s.ObjectsDone, s.Objects, s.Records)
-	if s.Expected > 0 {
+	if s.Expected >= s.Records {
 		line += fmt.Sprintf("/%d", s.Expected)
 	}
 	line += fmt.Sprintf("  %.0f/s", s.Rate)
