@@ -411,3 +411,28 @@ func TestQueryMore(t *testing.T) {
 		t.Fatalf("columnMetadata: %+v", cm)
 	}
 }
+
+// TestTimestampsInRange: in a large org the newest generated records were
+// created within the last hour; their modification times once overflowed
+// to dates millions of years away. Every generated datetime stays between
+// the start of the history and the org's now.
+func TestTimestampsInRange(t *testing.T) {
+	o := NewOrg(Options{Seed: 1, Records: 1000000})
+	lo, hi := o.Now().AddDate(-4, 0, 0), o.Now()
+	for _, obj := range []string{"Account"} {
+		n := 0
+		err := o.Records(obj, func(r Record) bool {
+			n++
+			for _, f := range []string{"CreatedDate", "LastModifiedDate", "SystemModstamp"} {
+				ts, ok := r.Fields[f].(time.Time)
+				if !ok || ts.Before(lo) || ts.After(hi) {
+					t.Fatalf("%s %s.%s = %v, outside [%v, %v]", obj, r.ID, f, r.Fields[f], lo, hi)
+				}
+			}
+			return true
+		})
+		if err != nil || n == 0 {
+			t.Fatal(n, err)
+		}
+	}
+}

@@ -129,6 +129,9 @@ func (c *gctx) createdMs() int64 {
 // modifiedMs is LastModifiedDate: mostly close to creation, some recent.
 func (c *gctx) modifiedMs() int64 {
 	cr := c.createdMs()
+	if cr >= c.o.baseMs-3600000 {
+		return cr // created in the last hour (large orgs): not modified since
+	}
 	u := float64(mix(c.h^0x1a57)>>11) / (1 << 53)
 	t := cr + int64(u*u*u*float64(c.o.baseMs-3600000-cr))
 	return t - t%1000
@@ -138,7 +141,10 @@ func (c *gctx) modifiedMs() int64 {
 // records touched by system processes (roll-ups, sharing recalculation).
 func (c *gctx) modstampMs() int64 {
 	lm := c.modifiedMs()
-	if mix(c.h^0x5e5)%20 == 0 {
+	// (The span must be positive: a record modified in the last hour has
+	// no room for a later system touch, and a negative span converted to
+	// uint64 made dates tens of millions of years away.)
+	if mix(c.h^0x5e5)%20 == 0 && lm < c.o.baseMs-3600000 {
 		t := lm + int64(mix(c.h^0x5e6)%uint64(c.o.baseMs-3600000-lm+1))
 		return t - t%1000
 	}
