@@ -105,6 +105,17 @@ type Options struct {
 	// the jobs in flight finish, a checkpoint is saved, and Run returns
 	// ErrStopped.
 	Interrupt <-chan struct{}
+
+	// Metadata also retrieves the org's Metadata API components (Apex,
+	// object definitions, layouts, flows, …) into the snapshot, as files of
+	// the pseudo-object MetadataObject (see metadata.go). Off by default:
+	// on a real org a retrieve of everything takes minutes and is repeated
+	// in full each run (the Metadata API has no "changed since"), although
+	// unchanged components store nothing. MetadataTypes restricts it to
+	// these types (describeMetadata names, e.g. ApexClass) and implies it.
+	Metadata        bool
+	MetadataTypes   []string
+	metaRetrieveMax int // components per retrieve (tests; default 10,000)
 }
 
 // FileOptions tune file bodies.
@@ -147,6 +158,8 @@ type Result struct {
 	Requests int64 // HTTP requests sent
 	Duration time.Duration
 	Alerts   []Alert
+	// Metadata is nil without Options.Metadata.
+	Metadata *MetadataStats
 }
 
 // ObjectResult is one object's part of a run.
@@ -216,6 +229,9 @@ func (o *Options) setDefaults() {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	if len(o.MetadataTypes) > 0 {
+		o.Metadata = true
+	}
 	if o.Logger == nil {
 		o.Logger = nopLogger{}
 	}
@@ -250,6 +266,9 @@ type engine struct {
 	stateMu  sync.Mutex // objectState.Done, set by units as they finish
 	bulkSem  chan struct{}
 	restSem  chan struct{}
+
+	meta      MetadataStats // the dispatcher's
+	metaTypes []sfapi.MetadataObject
 }
 
 // planOf returns the plan of an object, or nil.
@@ -340,6 +359,9 @@ func Run(ctx context.Context, r *repo.Repository, src Source, opts Options) (*Re
 	e.byName = map[string]*objectPlan{}
 	for _, p := range e.plans {
 		e.byName[p.name] = p
+	}
+	if err := e.planMetadata(ctx); err != nil {
+		return nil, err
 	}
 
 	wopts := repo.WriterOptions{
@@ -503,6 +525,10 @@ func (e *engine) maybeCheckpoint(ctx context.Context, cursor func()) error {
 func (e *engine) result(snap *repo.Snapshot, resumed bool, start time.Time) *Result {
 	res := &Result{Snapshot: snap, Resumed: resumed, Requests: e.src.Limits().Requests(), Duration: time.Since(start)}
 	res.Files = e.files.stats()
+	if e.opts.Metadata {
+		m := e.meta
+		res.Metadata = &m
+	}
 	names := make([]string, 0, len(snap.Objects))
 	for n := range snap.Objects {
 		names = append(names, n)

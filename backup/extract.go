@@ -29,11 +29,18 @@ func (e *engine) extract(ctx context.Context, resumed bool) error {
 	// Objects the parent has that left the plan leave the snapshot.
 	if e.parent != nil && e.kind != "partial" {
 		for n := range e.parent.Objects {
-			if !planned[n] {
+			if !planned[n] && (n != MetadataObject || !e.opts.Metadata) {
 				if !e.wr.send(ctx, objectOp{object: n, op: "remove"}) {
 					return e.stopCause(ctx)
 				}
 			}
+		}
+	}
+	// Metadata a resumed checkpoint holds (a run that asked for it) while
+	// this one does not: it leaves too.
+	if !e.opts.Metadata && e.state.Objects[MetadataObject] != nil {
+		if !e.wr.send(ctx, objectOp{object: MetadataObject, op: "remove"}) {
+			return e.stopCause(ctx)
 		}
 	}
 	e.prog.start(len(e.plans), e.files.stats)
@@ -68,6 +75,9 @@ func (e *engine) extract(ctx context.Context, resumed bool) error {
 		if err := e.maybeCheckpoint(ctx, nil); err != nil {
 			return err
 		}
+	}
+	if e.opts.Metadata {
+		return e.extractMetadata(ctx)
 	}
 	return nil
 }

@@ -128,6 +128,8 @@ func (wl *writerLoop) handle(ctx context.Context, m any) {
 		}
 	case fileLink:
 		err = wl.w.LinkFile(ctx, m.object, m.id, m.file)
+	case metaFiles:
+		err = wl.setMetaFiles(ctx, m)
 	}
 	if err != nil {
 		wl.err = err

@@ -40,6 +40,8 @@ func newSnapshotCommand() *cli.Command {
 			&cli.DurationFlag{Name: "overlap", Value: 10 * time.Minute, Usage: "re-read this much before each high-water mark (late commits)"},
 			&cli.BoolFlag{Name: "no-files", Usage: "skip file bodies (ContentVersion, Attachment, Document)"},
 			&cli.StringFlag{Name: "max-file-size", Usage: "skip file bodies larger than `SIZE` (e.g. 100MB)"},
+			&cli.BoolFlag{Name: "metadata", Usage: "also retrieve Metadata API components (Apex, objects, layouts, …) as files of $Metadata"},
+			&cli.StringSliceFlag{Name: "metadata-type", Usage: "retrieve only this metadata `TYPE`, e.g. ApexClass (repeatable; implies --metadata)"},
 			&cli.IntFlag{Name: "bulk-jobs", Value: 3, Usage: "Bulk API jobs at once"},
 			&cli.IntFlag{Name: "rest-queries", Value: 4, Usage: "REST queries at once"},
 			&cli.IntFlag{Name: "downloads", Value: 4, Usage: "file downloads at once"},
@@ -134,6 +136,7 @@ func snapshotOptions(c *cli.Context) (backup.Options, error) {
 		Ref: c.String("ref"), Full: c.Bool("full"), Objects: c.StringSlice("object"),
 		Include: c.StringSlice("include"), Exclude: c.StringSlice("exclude"),
 		Formulas: c.Bool("formulas"), NoBulk: c.Bool("no-bulk"),
+		Metadata: c.Bool("metadata"), MetadataTypes: c.StringSlice("metadata-type"),
 		Reconcile: c.Bool("reconcile"), ReconcileEvery: c.Duration("reconcile-every"), Overlap: c.Duration("overlap"),
 		ChunkRecords:    c.Int("chunk"),
 		Files:           backup.FileOptions{Skip: c.Bool("no-files")},
@@ -252,6 +255,7 @@ type snapshotOutput struct {
 	Requests int64                 `json:"api_requests"`
 	Seconds  float64               `json:"seconds"`
 	Files    backup.FileStats      `json:"files"`
+	Metadata *backup.MetadataStats `json:"metadata,omitempty"`
 	Objects  []backup.ObjectResult `json:"objects"`
 	Alerts   []backup.Alert        `json:"alerts"`
 }
@@ -261,7 +265,7 @@ func snapshotJSON(res *backup.Result) snapshotOutput {
 	o := snapshotOutput{
 		Snapshot: s.ID.String(), Ref: res.Ref, Kind: s.Kind, Period: s.Period, Time: s.Time, Resumed: res.Resumed,
 		Records: res.Records, Added: res.Added, Changed: res.Changed, Deleted: res.Deleted, Fetched: res.Fetched,
-		Requests: res.Requests, Seconds: res.Duration.Seconds(), Files: res.Files, Objects: res.Objects, Alerts: res.Alerts,
+		Requests: res.Requests, Seconds: res.Duration.Seconds(), Files: res.Files, Metadata: res.Metadata, Objects: res.Objects, Alerts: res.Alerts,
 	}
 	if s.Parent != nil {
 		o.Parent = s.Parent.String()
@@ -287,6 +291,9 @@ func printSnapshotResult(c *cli.Context, res *backup.Result) {
 	out(c, "\n")
 	if f := res.Files; f.Downloaded+f.Linked+f.Skipped > 0 {
 		out(c, "  files: %d downloaded (%s), %d already held, %d skipped\n", f.Downloaded, human(f.Bytes), f.Linked, f.Skipped)
+	}
+	if m := res.Metadata; m != nil && !m.Resumed {
+		out(c, "  metadata: %d components of %d types, %d files (%s), %d new\n", m.Components, m.Types, m.Files, human(m.Bytes), m.Stored)
 	}
 	for _, o := range res.Objects {
 		if o.Added+o.Changed+o.Deleted == 0 {
