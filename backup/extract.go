@@ -16,6 +16,11 @@ import (
 // batchSize is how many records a worker hands the writer at once.
 const batchSize = 1000
 
+// bulkPageRecords bounds a Bulk result page. Pages are streamed, one at a
+// time per job (parallel jobs, not parallel pages, keep the line busy:
+// parallel pages would each be held in memory whole).
+const bulkPageRecords = 50000
+
 // extract reads every planned object. It returns ErrStopped-wrapped errors
 // for a clean stop (the caller checkpoints), other errors for failures.
 func (e *engine) extract(ctx context.Context, resumed bool) error {
@@ -66,7 +71,7 @@ func (e *engine) extract(ctx context.Context, resumed bool) error {
 		} else {
 			e.mode[p.name] = "synthetic"
 			e.spawn(ctx, e.restSem, func(ctx context.Context) error { return e.syntheticObject(ctx, p, ost) }, func() {
-				e.objectDone(ost)
+				e.objectDone(ctx, p, ost)
 			})
 		}
 		if err != nil {
@@ -83,11 +88,14 @@ func (e *engine) extract(ctx context.Context, resumed bool) error {
 }
 
 // objectDone marks an object stored in full: checkpoints skip it from now.
-func (e *engine) objectDone(ost *objectState) {
+func (e *engine) objectDone(ctx context.Context, p *objectPlan, ost *objectState) {
 	e.stateMu.Lock()
 	ost.Done, ost.Cursor = true, ""
 	e.stateMu.Unlock()
 	e.prog.objectDone()
+	// Its records are all sent (this unit's before this message, the other
+	// units' when they finished): build its trees now and free their memory.
+	e.wr.send(ctx, objectOp{object: p.name, op: "finish"})
 }
 
 // needsFull reports whether a synthetic run must read the object in full:
@@ -161,6 +169,9 @@ func (e *engine) fullObject(ctx context.Context, p *objectPlan, ost *objectState
 		return e.stopCause(ctx)
 	}
 	ost.Full = true
+	// A full read proves the tree holds exactly the org's Ids: the next
+	// reconciliation is due a period from now.
+	ost.Reconciled = e.opts.Now().UTC()
 	count, err := e.count(ctx, p)
 	if err != nil {
 		return err
@@ -169,7 +180,7 @@ func (e *engine) fullObject(ctx context.Context, p *objectPlan, ost *objectState
 	e.prog.expect(count)
 	if !p.bulk.Load() || count <= int64(e.opts.ChunkRecords) {
 		lo := ost.Cursor
-		e.spawn(ctx, e.pick(p), func(ctx context.Context) error { return e.readRange(ctx, p, lo, "") }, func() { e.objectDone(ost) })
+		e.spawn(ctx, e.pick(p), func(ctx context.Context) error { return e.readRange(ctx, p, lo, "") }, func() { e.objectDone(ctx, p, ost) })
 		return nil
 	}
 	first, last, err := e.idBounds(ctx, p)
@@ -177,7 +188,7 @@ func (e *engine) fullObject(ctx context.Context, p *objectPlan, ost *objectState
 		return err
 	}
 	if first == "" {
-		e.objectDone(ost)
+		e.objectDone(ctx, p, ost)
 		return nil // emptied since the count
 	}
 	span, err := newIDSpan(first, last)
@@ -200,7 +211,7 @@ func (e *engine) fullObject(ctx context.Context, p *objectPlan, ost *objectState
 	// calls finish, so its object stays unfinished for the next run.
 	finish := func() {
 		if pending.Add(-1) == 0 {
-			e.objectDone(ost)
+			e.objectDone(ctx, p, ost)
 		}
 	}
 	for cursor.Cmp(span.max) <= 0 {
@@ -435,7 +446,7 @@ func fieldValue(rec record.Record, name string) string {
 }
 
 func (e *engine) readBulk(ctx context.Context, p *objectPlan, soql string, all, changes bool) error {
-	st, err := e.src.BulkQuery(ctx, soql, &sfapi.BulkQueryOptions{All: all, ParallelPages: 2, DeleteJob: true})
+	st, err := e.src.BulkQuery(ctx, soql, &sfapi.BulkQueryOptions{All: all, DeleteJob: true, MaxRecords: bulkPageRecords})
 	if err != nil {
 		return fmt.Errorf("bulk query of %s: %w", p.name, err)
 	}
@@ -462,8 +473,14 @@ func (e *engine) readBulk(ctx context.Context, p *objectPlan, soql string, all, 
 
 func (e *engine) readREST(ctx context.Context, p *objectPlan, soql string, all, changes bool) error {
 	it := e.src.Query(ctx, soql, &sfapi.QueryOptions{All: all})
+	return e.drainREST(ctx, p, it, it.Next(), changes)
+}
+
+// drainREST reads a query's rows; has says whether it.Next() already
+// moved to a row.
+func (e *engine) drainREST(ctx context.Context, p *objectPlan, it *sfapi.QueryIter, has, changes bool) error {
 	s := e.newSink(p, changes)
-	for it.Next() {
+	for ; has; has = it.Next() {
 		id, rec, err := p.canon.FromJSON(it.Record().Raw, nil)
 		if err != nil {
 			return fmt.Errorf("query of %s: %w", p.name, err)

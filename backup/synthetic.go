@@ -99,18 +99,17 @@ func replicationUnavailable(err error) bool {
 }
 
 // readChanges reads changed rows through REST, switching to Bulk when
-// there are many.
+// the first page says there are many (one query either way: no COUNT).
 func (e *engine) readChanges(ctx context.Context, p *objectPlan, soql string, all bool) error {
-	if p.bulk.Load() {
-		page, err := e.queryFirst(ctx, "SELECT COUNT() FROM "+p.name+soql[strings.Index(soql, " WHERE "):], &sfapi.QueryOptions{All: all})
-		if err != nil {
-			return fmt.Errorf("counting changes of %s: %w", p.name, err)
-		}
-		if page.TotalSize > e.opts.BulkThreshold {
-			return e.read(ctx, p, soql, all, true)
-		}
+	it := e.src.Query(ctx, soql, &sfapi.QueryOptions{All: all})
+	first := it.Next()
+	if err := it.Err(); err != nil {
+		return fmt.Errorf("query of %s: %w", p.name, err)
 	}
-	return e.readREST(ctx, p, soql, all, true)
+	if first && it.TotalSize() > e.opts.BulkThreshold && p.bulk.Load() {
+		return e.read(ctx, p, soql, all, true)
+	}
+	return e.drainREST(ctx, p, it, first, true)
 }
 
 // reconcile makes the tree's Ids those of the org: an Id-only scan (cheap:

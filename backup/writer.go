@@ -60,7 +60,7 @@ type (
 )
 
 func newWriterLoop(e *engine, w *repo.Writer, wopts repo.WriterOptions) *writerLoop {
-	wl := &writerLoop{e: e, w: w, wopts: wopts, in: make(chan any, 16), quit: make(chan struct{}), ended: make(chan struct{}), hw: map[string]string{}}
+	wl := &writerLoop{e: e, w: w, wopts: wopts, in: make(chan any, 64), quit: make(chan struct{}), ended: make(chan struct{}), hw: map[string]string{}}
 	// High-water marks so far: the checkpoint's when resuming, else the
 	// parent's. A mark only rises (max of these and what is read).
 	from := wopts.Parent
@@ -125,6 +125,8 @@ func (wl *writerLoop) handle(ctx context.Context, m any) {
 			err = wl.w.RemoveObject(ctx, m.object)
 		case "schema":
 			err = wl.w.PutSchema(ctx, m.object, m.schema)
+		case "finish":
+			err = wl.w.FinishRecords(ctx, m.object)
 		}
 	case fileLink:
 		err = wl.w.LinkFile(ctx, m.object, m.id, m.file)

@@ -100,6 +100,27 @@ func TestResumeEqualsUninterrupted(t *testing.T) {
 	apply(w, edits)
 	want, err := w.Commit(ctx)
 	must(t, err)
+	// FinishRecords early changes nothing but memory.
+	finishing := func() *Writer {
+		w, err := r.NewWriter(ctx, WriterOptions{Parent: parent, Time: at})
+		must(t, err)
+		must(t, w.ReplaceObject(ctx, "Account"))
+		apply(w, fullRead)
+		must(t, w.FinishRecords(ctx, "Account"))
+		apply(w, edits)
+		must(t, w.FinishRecords(ctx, "Contact"))
+		return w
+	}
+	w = finishing()
+	if err := w.PutRecord(ctx, "Contact", contacts[0], randRecord(rng, contacts[0])); err == nil {
+		t.Fatal("a record edit after FinishRecords was accepted")
+	}
+	w.Abort()
+	early, err := finishing().Commit(ctx)
+	must(t, err)
+	if early.Root != want.Root || !reflect.DeepEqual(early.Objects, want.Objects) {
+		t.Fatalf("FinishRecords changed the snapshot")
+	}
 	if want.Objects["Account"].Files != 36 {
 		t.Fatalf("files of gone accounts not dropped: %d files, want 36", want.Objects["Account"].Files)
 	}

@@ -79,8 +79,10 @@ type objWriter struct {
 	inLineage bool
 
 	records *tree.Editor // on the parent's delta (synthetic) or empty (replace)
-	files   *tree.Editor
-	schema  *crypto.ID
+	// finished holds the records' result once FinishRecords built it.
+	finished *recordsResult
+	files    *tree.Editor
+	schema   *crypto.ID
 	// table is the field-list table: the parent's (even on a full re-read,
 	// so that list positions never change along the lineage) plus lists
 	// first seen here. Loaded at the first record put.
@@ -294,6 +296,9 @@ func (w *Writer) fail(err error) error {
 // edit applies value v (nil: delete) to one record, keeping the delta
 // invariant: the delta holds k only where the result differs from the base.
 func (w *Writer) edit(ctx context.Context, ow *objWriter, id string, v []byte) error {
+	if ow.finished != nil {
+		return w.fail(fmt.Errorf("object %s: record %s edited after FinishRecords", ow.name, id))
+	}
 	ed := w.recordEditor(ow)
 	key := []byte(id)
 	if ow.replace {
@@ -466,38 +471,16 @@ func (w *Writer) commitObject(ctx context.Context, ow *objWriter) (objectRoot, O
 		or.Table = id
 	}
 	st2 := nodeStore{r: w.r}
-	var err error
-	switch {
-	case ow.records == nil && !ow.replace:
-		// no record edits
-	case ow.replace:
-		var root tree.ID
-		if ow.resumeBase {
-			root = tree.ID(ow.parent.Base)
-		}
-		if ow.records != nil {
-			if root, err = ow.records.Commit(ctx); err != nil {
-				return or, st, err
-			}
-		}
-		or.Base, or.Delta = crypto.ID(root), crypto.ID{}
-		if !ow.exists {
-			ow.parent = objectRoot{}
-		}
-		if w.opts.Resume == nil { // resuming: counted against Parent below
-			if err = w.r.diffRecords(ctx, ow.parent, or, st.tally); err != nil {
-				return or, st, err
-			}
-		}
-	default:
-		root, err := ow.records.Commit(ctx)
-		if err != nil {
-			return or, st, err
-		}
-		if or.Delta, err = w.settleDelta(ctx, ow.parent, crypto.ID(root), &st); err != nil {
+	rp := ow.finished
+	if rp == nil {
+		var err error
+		if rp, err = w.recordsPhase(ctx, ow); err != nil {
 			return or, st, err
 		}
 	}
+	or.Base, or.Delta = rp.base, rp.delta
+	st.Added, st.Changed, st.Deleted = rp.added, rp.changed, rp.deleted
+	var err error
 	if ow.replace && w.opts.Kind != KindCheckpoint {
 		// A file belongs to a record: after a full re-read, files of records
 		// that are gone go too (the engine links files only for records).
@@ -628,6 +611,82 @@ func (w *Writer) rebase(ctx context.Context, or objectRoot) (objectRoot, error) 
 	or.Base, or.Delta, or.DeltaN = crypto.ID(root), crypto.ID{}, 0
 	or.BaseN, err = countTree(ctx, st, or.Base)
 	return or, err
+}
+
+// recordsResult is an object's records after its edits: the trees and the
+// counts against the tree the edits started from.
+type recordsResult struct {
+	base, delta             crypto.ID
+	added, changed, deleted uint64
+}
+
+// recordsPhase turns the object's record edits into its new base and
+// delta trees: a full re-read becomes the base (counted by a diff with the
+// parent), synthetic edits become a settled delta (counted while settling).
+func (w *Writer) recordsPhase(ctx context.Context, ow *objWriter) (*recordsResult, error) {
+	rp := &recordsResult{base: ow.parent.Base, delta: ow.parent.Delta}
+	var st ObjectStats
+	switch {
+	case ow.records == nil && !ow.replace:
+		// no record edits
+	case ow.replace:
+		var root tree.ID
+		if ow.resumeBase {
+			root = tree.ID(ow.parent.Base)
+		}
+		if ow.records != nil {
+			var err error
+			if root, err = ow.records.Commit(ctx); err != nil {
+				return nil, err
+			}
+		}
+		rp.base, rp.delta = crypto.ID(root), crypto.ID{}
+		if !ow.exists {
+			ow.parent = objectRoot{}
+		}
+		if w.opts.Resume == nil { // resuming: counted against Parent at commit
+			or := ow.parent
+			or.Base, or.Delta = rp.base, rp.delta
+			if err := w.r.diffRecords(ctx, ow.parent, or, st.tally); err != nil {
+				return nil, err
+			}
+		}
+	default:
+		root, err := ow.records.Commit(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if rp.delta, err = w.settleDelta(ctx, ow.parent, crypto.ID(root), &st); err != nil {
+			return nil, err
+		}
+	}
+	rp.added, rp.changed, rp.deleted = st.Added, st.Changed, st.Deleted
+	return rp, nil
+}
+
+// FinishRecords declares that an object's records are complete: its record
+// trees are built now and the editor's memory (buffered edits, up to the
+// tree's BufferBytes) is released, so that a snapshot of many objects holds
+// only those still being read. Record edits of the object after this are
+// errors; files, schema and high-water mark may still change.
+func (w *Writer) FinishRecords(ctx context.Context, object string) error {
+	ow, err := w.object(ctx, object)
+	if err != nil {
+		return err
+	}
+	if ow.finished != nil || ow.removed {
+		return nil
+	}
+	rp, err := w.recordsPhase(ctx, ow)
+	if err != nil {
+		return w.fail(fmt.Errorf("object %s: %w", object, err))
+	}
+	if ow.records != nil {
+		ow.records.Close()
+		ow.records = nil
+	}
+	ow.finished = rp
+	return nil
 }
 
 // dropOrphanFiles deletes the file entries of ow whose record is not in the

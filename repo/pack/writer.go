@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"encoding/binary"
 	"fmt"
+	"runtime"
 	"sync"
 
 	"github.com/klauspost/compress/zstd"
@@ -70,15 +71,33 @@ type Options struct {
 const DefaultFrameSize = 1 << 20
 
 // Writer assembles one pack in memory. Not safe for concurrent use.
+//
+// Frames are compressed and sealed in the background (up to sealers at
+// once across all writers), so that the caller goes on adding blobs while
+// zstd works on another core. Frame i's bytes follow frame i-1's whatever
+// order the seals finish in: Finish lays them out in order.
 type Writer struct {
 	key    *crypto.Key
 	opts   Options
-	buf    []byte // the pack so far
+	header []byte
 	plain  []byte // the open frame's plaintext
 	blobs  []Blob // the open frame's blobs
+	frames []*pendingFrame
 	tr     Trailer
 	closed bool
 }
+
+// pendingFrame is a frame handed to a sealer.
+type pendingFrame struct {
+	plainLen int
+	blobs    []Blob
+	sealed   []byte
+	done     chan struct{}
+}
+
+// sealers bounds the frames being compressed at once, process-wide: each
+// holds its plaintext (a frame) and a core.
+var sealers = make(chan struct{}, max(2, runtime.GOMAXPROCS(0)))
 
 // NewWriter starts a pack of the given kind and group.
 func NewWriter(key *crypto.Key, kind Kind, group string, opts Options) (*Writer, error) {
@@ -92,10 +111,10 @@ func NewWriter(key *crypto.Key, kind Kind, group string, opts Options) (*Writer,
 		opts.Level = zstd.SpeedDefault
 	}
 	w := &Writer{key: key, opts: opts, tr: Trailer{Kind: kind, Group: group}}
-	w.buf = make([]byte, HeaderSize, 1<<20)
-	copy(w.buf, headerMagic)
-	w.buf[8], w.buf[9] = version, byte(kind)
-	if _, err := rand.Read(w.buf[10:HeaderSize]); err != nil {
+	w.header = make([]byte, HeaderSize)
+	copy(w.header, headerMagic)
+	w.header[8], w.header[9] = version, byte(kind)
+	if _, err := rand.Read(w.header[10:HeaderSize]); err != nil {
 		return nil, err
 	}
 	if opts.Now != nil {
@@ -113,6 +132,9 @@ func (w *Writer) Add(id crypto.ID, t BlobType, data []byte, alias *crypto.ID) {
 	if alias != nil {
 		b.HasAlias, b.Alias = true, *alias
 	}
+	if w.plain == nil {
+		w.plain = make([]byte, 0, min(w.opts.FrameSize, 1<<20)+len(data))
+	}
 	w.plain = append(w.plain, data...)
 	w.blobs = append(w.blobs, b)
 	if len(w.plain) >= w.opts.FrameSize {
@@ -120,41 +142,63 @@ func (w *Writer) Add(id crypto.ID, t BlobType, data []byte, alias *crypto.ID) {
 	}
 }
 
+// sealFrame hands the open frame to a sealer; it waits only while every
+// sealer is busy.
 func (w *Writer) sealFrame() {
 	if len(w.blobs) == 0 {
 		return
 	}
-	payload := make([]byte, 1, len(w.plain)/3+64)
-	payload[0] = codecZstd
-	payload = encoder(w.opts.Level).EncodeAll(w.plain, payload)
-	if len(payload) >= len(w.plain)+1 {
-		payload = append(append(payload[:0], codecNone), w.plain...)
-	}
-	off := len(w.buf)
-	w.buf = w.key.Seal(w.buf, payload, nil)
-	sealed := w.buf[off:]
-	w.tr.Frames = append(w.tr.Frames, Frame{
-		Offset: uint64(off), SealedLen: uint32(len(sealed)), PlainLen: uint32(len(w.plain)),
-		Checksum: FrameChecksum(sealed), Blobs: w.blobs,
-	})
-	w.plain, w.blobs = w.plain[:0], nil
+	f := &pendingFrame{plainLen: len(w.plain), blobs: w.blobs, done: make(chan struct{})}
+	plain := w.plain
+	w.plain, w.blobs = nil, nil
+	w.frames = append(w.frames, f)
+	sealers <- struct{}{}
+	go func() {
+		defer func() { <-sealers; close(f.done) }()
+		payload := make([]byte, 1, len(plain)/3+64)
+		payload[0] = codecZstd
+		payload = encoder(w.opts.Level).EncodeAll(plain, payload)
+		if len(payload) >= len(plain)+1 {
+			payload = append(append(payload[:0], codecNone), plain...)
+		}
+		f.sealed = w.key.Seal(nil, payload, nil)
+	}()
 }
 
-// Size is the pack's size so far, counting the open frame uncompressed.
-func (w *Writer) Size() int { return len(w.buf) + len(w.plain) }
+// Size is the pack's size so far: sealed frames at their size, frames
+// still being sealed and the open frame at their plaintext size (an upper
+// bound, so a pack never outgrows its target).
+func (w *Writer) Size() int {
+	n := HeaderSize + len(w.plain)
+	for _, f := range w.frames {
+		select {
+		case <-f.done:
+			n += len(f.sealed)
+		default:
+			n += f.plainLen
+		}
+	}
+	return n
+}
 
 // PlainSize is the plaintext added so far (what a reader of pending blobs
 // holds in memory).
 func (w *Writer) PlainSize() int {
 	n := len(w.plain)
-	for i := range w.tr.Frames {
-		n += int(w.tr.Frames[i].PlainLen)
+	for _, f := range w.frames {
+		n += f.plainLen
 	}
 	return n
 }
 
 // Count is the number of blobs added.
-func (w *Writer) Count() int { return w.tr.NumBlobs() + len(w.blobs) }
+func (w *Writer) Count() int {
+	n := len(w.blobs)
+	for _, f := range w.frames {
+		n += len(f.blobs)
+	}
+	return n
+}
 
 // Finish seals the last frame and the trailer and returns the pack bytes,
 // its ID and its trailer. The Writer cannot be used afterwards.
@@ -164,11 +208,27 @@ func (w *Writer) Finish() ([]byte, ID, *Trailer, error) {
 	}
 	w.closed = true
 	w.sealFrame()
-	off := len(w.buf)
-	w.buf = w.key.Seal(w.buf, w.tr.marshal(), w.buf[:HeaderSize])
-	w.buf = binary.LittleEndian.AppendUint32(w.buf, uint32(len(w.buf)-off))
-	w.buf = append(w.buf, footerMagic...)
-	return w.buf, PackID(w.buf), &w.tr, nil
+	size := HeaderSize
+	for _, f := range w.frames {
+		<-f.done
+		size += len(f.sealed)
+	}
+	buf := make([]byte, 0, size+64+len(w.frames)*64)
+	buf = append(buf, w.header...)
+	for _, f := range w.frames {
+		off := len(buf)
+		buf = append(buf, f.sealed...)
+		w.tr.Frames = append(w.tr.Frames, Frame{
+			Offset: uint64(off), SealedLen: uint32(len(f.sealed)), PlainLen: uint32(f.plainLen),
+			Checksum: FrameChecksum(f.sealed), Blobs: f.blobs,
+		})
+	}
+	w.frames = nil
+	off := len(buf)
+	buf = w.key.Seal(buf, w.tr.marshal(), buf[:HeaderSize])
+	buf = binary.LittleEndian.AppendUint32(buf, uint32(len(buf)-off))
+	buf = append(buf, footerMagic...)
+	return buf, PackID(buf), &w.tr, nil
 }
 
 // OpenFrame authenticates, decrypts and decompresses one sealed frame.
