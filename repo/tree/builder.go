@@ -16,14 +16,23 @@ import (
 type builder struct {
 	ctx    context.Context
 	store  NodeStore
+	delim  ValueDelimiter // the store's, or nil: decides compact leaves
 	sp     *splitter
 	levels []*pending
-	buf    []byte // encoding buffer, reused
+	buf    []byte   // encoding buffer, reused
+	keys   [][]byte // scratch for flushing a leaf
+	vals   [][]byte
 }
 
 // pending is the node being filled at one level.
+//
+// At level 0, body holds each entry's key and value bytes back to back,
+// unencoded, and spans where they are: whether the leaf is compact is only
+// known once all its values are (see ValueDelimiter). At levels ≥ 1, body
+// holds the encoded entries.
 type pending struct {
-	body         []byte // encoded entries
+	body         []byte // entries (see above)
+	spans        []leafSpan
 	n            int    // entries in body
 	weight       uint64 // splitter weight of the entries
 	count        uint64 // leaf entries below
@@ -32,8 +41,13 @@ type pending struct {
 	everAppended int // entries ever appended at this level (1 at the top ⇒ root)
 }
 
+// leafSpan locates a leaf entry in pending.body: the key at off, then the
+// value.
+type leafSpan struct{ off, klen, vlen int }
+
 func newBuilder(ctx context.Context, s NodeStore, sp *splitter) *builder {
-	return &builder{ctx: ctx, store: s, sp: sp}
+	d, _ := s.(ValueDelimiter)
+	return &builder{ctx: ctx, store: s, delim: d, sp: sp}
 }
 
 func (b *builder) level(l int) (*pending, error) {
@@ -60,7 +74,8 @@ func (b *builder) emptyUpTo(l int) bool {
 func (b *builder) addLeaf(key, val []byte) error {
 	p, _ := b.level(0)
 	off := len(p.body)
-	p.body = appendLeafEntry(p.body, key, val)
+	p.body = append(append(p.body, key...), val...)
+	p.spans = append(p.spans, leafSpan{off, len(key), len(val)})
 	return b.appended(0, p, off, key, 1)
 }
 
@@ -72,17 +87,19 @@ func (b *builder) addRef(l int, lastKey []byte, id ID, count uint64) error {
 	}
 	off := len(p.body)
 	p.body = appendRefEntry(p.body, lastKey, id, count)
-	return b.appended(l, p, off, lastKey, count)
+	return b.appended(l, p, off+uvarintLen(uint64(len(lastKey))), lastKey, count)
 }
 
-func (b *builder) appended(l int, p *pending, off int, key []byte, count uint64) error {
+// appended accounts for the entry just added to p, whose key is at
+// p.body[keyOff:], and ends the node if the splitter cuts after it.
+func (b *builder) appended(l int, p *pending, keyOff int, key []byte, count uint64) error {
 	w := b.sp.weight(l, key)
 	p.n++
 	p.everAppended++
 	p.weight += w
 	p.count += count
 	p.lastKeyLen = len(key)
-	p.lastKeyOff = off + uvarintLen(uint64(len(key)))
+	p.lastKeyOff = keyOff
 	if b.sp.cut(l, key, w, p.weight) {
 		return b.flush(l)
 	}
@@ -92,7 +109,18 @@ func (b *builder) appended(l int, p *pending, off int, key []byte, count uint64)
 // flush writes the pending node of level l and adds its reference to l+1.
 func (b *builder) flush(l int) error {
 	p := b.levels[l]
-	b.buf = append(nodeHeader(b.buf[:0], l, p.n), p.body...)
+	if l == 0 {
+		b.keys, b.vals = b.keys[:0], b.vals[:0]
+		for _, s := range p.spans {
+			v := s.off + s.klen
+			b.keys = append(b.keys, p.body[s.off:v])
+			b.vals = append(b.vals, p.body[v:v+s.vlen])
+		}
+		b.buf = encodeLeaf(b.buf[:0], b.delim, b.keys, b.vals)
+		p.spans = p.spans[:0]
+	} else {
+		b.buf = append(nodeHeader(b.buf[:0], NodeVersion, l, p.n), p.body...)
+	}
 	id, err := b.store.PutNode(b.ctx, b.buf)
 	if err != nil {
 		return fmt.Errorf("tree: put node: %w", err)

@@ -13,21 +13,31 @@
 // A node is a byte string:
 //
 //	node    = version level count entry{count}
-//	version = 0x01
+//	version = 0x01, or 0x02 for a compact leaf (level 0 only)
 //	level   = 1 byte: 0 for a leaf, else 1 + the level of its children (at most 63)
 //	count   = uvarint: the number of entries, at least 1
-//	leaf entry     = uvarint(len(key)) key uvarint(len(value)) value
-//	internal entry = uvarint(len(key)) key child-id count
+//	leaf entry         = uvarint(len(key)) key uvarint(len(value)) value   (version 0x01)
+//	compact leaf entry = uvarint(len(key)) key value                       (version 0x02)
+//	internal entry     = uvarint(len(key)) key child-id count
 //	child-id = 32 bytes, the ID of the child node
 //	count    = uvarint: the number of leaf entries in the child's subtree, at least 1
 //
+// A compact leaf stores no value lengths: its values are in an encoding
+// that delimits itself, which the tree does not know; the NodeStore does
+// (ValueDelimiter), and a store without one cannot read compact leaves.
+// Given a ValueDelimiter, a leaf is compact exactly when every one of its
+// values is non-empty and delimits itself exactly (ValueLen(v) = len(v));
+// a length-prefixed leaf of which that holds is rejected, so every leaf has
+// one encoding. A store without a ValueDelimiter writes and accepts only
+// length-prefixed leaves.
+//
 // uvarint is the unsigned LEB128 varint of encoding/binary (7 bits per byte,
 // least significant group first, high bit set on every byte but the last),
-// in its shortest form. Keys are 1..256 bytes, values 0..16384 bytes. Within
-// a node, keys are strictly increasing in bytewise (memcmp) order. The key
-// of an internal entry is the last (greatest) key of the child's subtree;
-// every key of child i is greater than the key of entry i-1. Nothing follows
-// the last entry. Readers reject anything else as ErrCorruptNode, and also
+// in its shortest form. Keys are 1..256 bytes, values 0..16384 bytes
+// (1..16384 in a compact leaf). Within a node, keys are strictly increasing
+// in bytewise (memcmp) order. The key of an internal entry is the last
+// (greatest) key of the child's subtree; every key of child i is greater
+// than the key of entry i-1. Nothing follows the last entry. Readers reject anything else as ErrCorruptNode, and also
 // a child whose level, last key or entry count disagrees with its parent's
 // entry. The number of entries of a tree is the sum of the root's counts
 // (or its entry count if the root is a leaf).

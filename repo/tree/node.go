@@ -9,8 +9,35 @@ import (
 	"slices"
 )
 
-// NodeVersion is the first byte of every node.
-const NodeVersion = 1
+// The first byte of a node says how it is encoded (see the package
+// documentation): NodeVersion for internal nodes and for leaves whose values
+// carry their lengths, CompactLeaf for leaves whose values delimit
+// themselves (read with the store's ValueDelimiter).
+const (
+	NodeVersion = 1
+	CompactLeaf = 2
+)
+
+// ValueDelimiter is implemented by a NodeStore whose leaf values can be
+// stored without a length: their encoding is prefix-free, so where a value
+// ends can be told from its own bytes. The tree knows nothing about the
+// encoding; it only asks where each value ends.
+//
+// A builder writes a leaf in the compact form (CompactLeaf, no value
+// lengths) exactly when every value v of the leaf is non-empty and
+// ValueLen(v) returns len(v) without error; otherwise in the length-
+// prefixed form. So the bytes of a leaf remain a function of its entries
+// (equal contents, equal IDs), and a store with no ValueDelimiter (or a
+// tree whose values are not in the delimited encoding, like a repository's
+// root and file trees) keeps the length-prefixed form.
+type ValueDelimiter interface {
+	// ValueLen returns the length of the value that begins b (b may
+	// continue with the rest of the node). The result must depend only on
+	// the value's own bytes: for a value v and any bytes x, ValueLen(v+x)
+	// is len(v). It returns an error, and must not panic, if b does not
+	// begin with a whole valid value.
+	ValueLen(b []byte) (int, error)
+}
 
 // Limits of the format. Keys and values longer than this are rejected by the
 // Editor and by the decoder; they bound the size of a node (see Config).
@@ -90,10 +117,12 @@ func (n *Node) search(key []byte) int {
 	return lo
 }
 
-// DecodeNode decodes and validates node bytes. The result aliases data.
-func DecodeNode(data []byte) (*Node, error) {
+// DecodeNode decodes and validates node bytes. The result aliases data. d
+// reads compact leaves and checks that a length-prefixed leaf could not
+// have been compact; nil means none (compact leaves are then an error).
+func DecodeNode(data []byte, d ValueDelimiter) (*Node, error) {
 	n := new(Node)
-	if err := n.decode(data); err != nil {
+	if err := n.decode(data, d); err != nil {
 		return nil, err
 	}
 	return n, nil
@@ -106,19 +135,27 @@ func corrupt(format string, args ...any) error {
 }
 
 // decode parses data into n, reusing n's slices. It never panics on bad
-// input: every length is checked against the remaining bytes first.
-func (n *Node) decode(data []byte) error {
+// input: every length is checked against the remaining bytes first (and so
+// is every length d returns). d is the store's ValueDelimiter, or nil.
+func (n *Node) decode(data []byte, d ValueDelimiter) error {
 	n.keys, n.vals, n.ids, n.counts, n.total = n.keys[:0], n.vals[:0], n.ids[:0], n.counts[:0], 0
 	if len(data) < 3 {
 		return corrupt("%d bytes is too short", len(data))
 	}
-	if data[0] != NodeVersion {
+	compact := data[0] == CompactLeaf
+	if data[0] != NodeVersion && !compact {
 		return corrupt("unknown version %d", data[0])
 	}
 	if data[1] > MaxLevel {
 		return corrupt("level %d above %d", data[1], MaxLevel)
 	}
 	n.level = int(data[1])
+	if compact && n.level != 0 {
+		return corrupt("compact node of level %d (only leaves are compact)", n.level)
+	}
+	if compact && d == nil {
+		return corrupt("compact leaf, but the store has no value delimiter")
+	}
 	p := data[2:]
 	uv := func(what string) (uint64, error) {
 		v, k := binary.Uvarint(p)
@@ -132,7 +169,7 @@ func (n *Node) decode(data []byte) error {
 	if err != nil {
 		return err
 	}
-	minEntry := uint64(3) // klen, 1-byte key, vlen
+	minEntry := uint64(3) // klen, 1-byte key, vlen (compact: a value of at least 1 byte)
 	if n.level > 0 {
 		minEntry = 2 + idLen + 1
 	}
@@ -162,8 +199,17 @@ func (n *Node) decode(data []byte) error {
 		prev = key
 		n.keys = append(n.keys, key)
 		if n.level == 0 {
-			vl, err := uv("value length")
-			if err != nil {
+			var vl uint64
+			if compact {
+				l, err := d.ValueLen(p)
+				if err != nil {
+					return corrupt("entry %d: value: %v", i, err)
+				}
+				if l < 1 || l > len(p) {
+					return corrupt("entry %d: value delimited at %d of %d bytes", i, l, len(p))
+				}
+				vl = uint64(l)
+			} else if vl, err = uv("value length"); err != nil {
 				return err
 			}
 			if vl > MaxValueLen || vl > uint64(len(p)) {
@@ -192,21 +238,61 @@ func (n *Node) decode(data []byte) error {
 	if len(p) != 0 {
 		return corrupt("%d trailing bytes", len(p))
 	}
+	if n.level == 0 && !compact && d != nil && allDelimited(d, n.vals) {
+		// One encoding per node: the builder would have written it compact.
+		return corrupt("length-prefixed leaf whose values delimit themselves")
+	}
 	return nil
 }
 
+// allDelimited reports whether every value is non-empty and delimits
+// itself exactly under d: the condition for the compact leaf form. It
+// stops at the first value that does not.
+func allDelimited(d ValueDelimiter, vals [][]byte) bool {
+	for _, v := range vals {
+		if l, err := d.ValueLen(v); err != nil || l != len(v) || l == 0 {
+			return false
+		}
+	}
+	return true
+}
+
 // nodeHeader appends the node header (version, level, entry count) to dst.
-func nodeHeader(dst []byte, level int, n int) []byte {
-	dst = append(dst, NodeVersion, byte(level))
+func nodeHeader(dst []byte, version byte, level int, n int) []byte {
+	dst = append(dst, version, byte(level))
 	return binary.AppendUvarint(dst, uint64(n))
 }
 
-// appendLeafEntry and appendRefEntry append one encoded entry to dst.
+// appendLeafEntry and appendRefEntry append one encoded entry to dst;
+// appendCompactEntry a leaf entry of a compact leaf (no value length).
 func appendLeafEntry(dst, key, val []byte) []byte {
 	dst = binary.AppendUvarint(dst, uint64(len(key)))
 	dst = append(dst, key...)
 	dst = binary.AppendUvarint(dst, uint64(len(val)))
 	return append(dst, val...)
+}
+
+func appendCompactEntry(dst, key, val []byte) []byte {
+	dst = binary.AppendUvarint(dst, uint64(len(key)))
+	dst = append(dst, key...)
+	return append(dst, val...)
+}
+
+// encodeLeaf appends the leaf of the given entries to dst, compact when d
+// allows it (see ValueDelimiter).
+func encodeLeaf(dst []byte, d ValueDelimiter, keys, vals [][]byte) []byte {
+	if d != nil && allDelimited(d, vals) {
+		dst = nodeHeader(dst, CompactLeaf, 0, len(keys))
+		for i, k := range keys {
+			dst = appendCompactEntry(dst, k, vals[i])
+		}
+		return dst
+	}
+	dst = nodeHeader(dst, NodeVersion, 0, len(keys))
+	for i, k := range keys {
+		dst = appendLeafEntry(dst, k, vals[i])
+	}
+	return dst
 }
 
 func appendRefEntry(dst, key []byte, id ID, count uint64) []byte {

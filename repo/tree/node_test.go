@@ -9,23 +9,49 @@ import (
 	"testing"
 )
 
-func encodeNode(n *Node) []byte {
-	b := nodeHeader(nil, n.level, n.Len())
+// encodeNode encodes n as a builder with delimiter d would.
+func encodeNode(n *Node, d ValueDelimiter) []byte {
+	if n.Leaf() {
+		return encodeLeaf(nil, d, n.keys, n.vals)
+	}
+	b := nodeHeader(nil, NodeVersion, n.level, n.Len())
 	for i := range n.Len() {
-		if n.Leaf() {
-			b = appendLeafEntry(b, n.keys[i], n.vals[i])
-		} else {
-			b = appendRefEntry(b, n.keys[i], n.ids[i], n.counts[i])
-		}
+		b = appendRefEntry(b, n.keys[i], n.ids[i], n.counts[i])
 	}
 	return b
 }
 
+// lenByte is a ValueDelimiter standing in for the repository's record
+// encoding: a value is a byte n followed by n bytes.
+type lenByte struct{}
+
+var errLenByte = errors.New("truncated value")
+
+func (lenByte) ValueLen(b []byte) (int, error) {
+	if len(b) == 0 || 1+int(b[0]) > len(b) {
+		return 0, errLenByte
+	}
+	return 1 + int(b[0]), nil
+}
+
+// lenByteStore is a MemStore whose leaves may be compact (values in the
+// lenByte encoding).
+type lenByteStore struct {
+	*MemStore
+	lenByte
+}
+
+// badDelim is a ValueDelimiter that breaks its contract: it returns len
+// whatever the bytes.
+type badDelim struct{ len int }
+
+func (d badDelim) ValueLen([]byte) (int, error) { return d.len, nil }
+
 func sampleNodes() [][]byte {
-	leaf := nodeHeader(nil, 0, 2)
+	leaf := nodeHeader(nil, NodeVersion, 0, 2)
 	leaf = appendLeafEntry(leaf, []byte("001A"), []byte("v1"))
 	leaf = appendLeafEntry(leaf, []byte("001B"), nil)
-	in := nodeHeader(nil, 1, 2)
+	in := nodeHeader(nil, NodeVersion, 1, 2)
 	in = appendRefEntry(in, []byte("001B"), ID{1}, 2)
 	in = appendRefEntry(in, []byte("001Z"), ID{2}, 300)
 	return [][]byte{leaf, in}
@@ -34,16 +60,16 @@ func sampleNodes() [][]byte {
 func TestDecodeNode(t *testing.T) {
 	nodes := sampleNodes()
 	for _, data := range nodes {
-		n, err := DecodeNode(data)
+		n, err := DecodeNode(data, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !bytes.Equal(encodeNode(n), data) {
+		if !bytes.Equal(encodeNode(n, nil), data) {
 			t.Fatalf("round trip changed %x", data)
 		}
 	}
 	leaf, in := nodes[0], nodes[1]
-	if n, _ := DecodeNode(in); n.Total() != 302 || n.Level() != 1 || n.Child(1) != (ID{2}) {
+	if n, _ := DecodeNode(in, nil); n.Total() != 302 || n.Level() != 1 || n.Child(1) != (ID{2}) {
 		t.Fatalf("internal node decoded as %+v", n)
 	}
 	bad := map[string][]byte{
@@ -64,8 +90,85 @@ func TestDecodeNode(t *testing.T) {
 		"value length": appendLeafEntry([]byte{1, 0, 1}, []byte("a"), make([]byte, MaxValueLen+1)),
 	}
 	for name, data := range bad {
-		if _, err := DecodeNode(data); !errors.Is(err, ErrCorruptNode) {
+		if _, err := DecodeNode(data, nil); !errors.Is(err, ErrCorruptNode) {
 			t.Errorf("%s: got %v, want ErrCorruptNode", name, err)
+		}
+	}
+}
+
+// TestCompactLeaf: a leaf is compact exactly when every value delimits
+// itself; compact leaves round-trip; and damaged, truncated or
+// non-canonical leaves, compact leaves read without a delimiter and
+// delimiters that break their contract are all ErrCorruptNode, never a
+// panic.
+func TestCompactLeaf(t *testing.T) {
+	d := lenByte{}
+	keys := [][]byte{[]byte("001A"), []byte("001B"), []byte("001C")}
+	vals := [][]byte{{2, 'h', 'i'}, {0}, {5, 1, 2, 3, 4, 5}}
+	compact := encodeLeaf(nil, d, keys, vals)
+	want := []byte{CompactLeaf, 0, 3, 4, '0', '0', '1', 'A', 2, 'h', 'i', 4, '0', '0', '1', 'B', 0, 4, '0', '0', '1', 'C', 5, 1, 2, 3, 4, 5}
+	if !bytes.Equal(compact, want) {
+		t.Fatalf("compact leaf\n got %x\nwant %x", compact, want)
+	}
+	n, err := DecodeNode(compact, d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n.Len() != 3 || n.Total() != 3 || !bytes.Equal(n.Value(2), vals[2]) || !bytes.Equal(n.Key(1), keys[1]) {
+		t.Fatalf("decoded %+v", n)
+	}
+	if !bytes.Equal(encodeNode(n, d), compact) {
+		t.Fatal("compact leaf does not round-trip")
+	}
+	// One value that does not delimit itself (trailing byte, empty) keeps
+	// the whole leaf length-prefixed, and such a leaf reads back.
+	for _, odd := range [][]byte{{1, 'x', 'y'}, {}, {9}} {
+		mixed := [][]byte{vals[0], odd, vals[2]}
+		data := encodeLeaf(nil, d, keys, mixed)
+		if data[0] != NodeVersion {
+			t.Fatalf("value %x: leaf version %d, want length-prefixed", odd, data[0])
+		}
+		if n, err := DecodeNode(data, d); err != nil || !bytes.Equal(n.Value(1), odd) {
+			t.Fatalf("value %x: %v", odd, err)
+		}
+	}
+	prefixed := encodeLeaf(nil, nil, keys, vals)
+	bad := map[string]struct {
+		data []byte
+		d    ValueDelimiter
+	}{
+		"no delimiter":                  {compact, nil},
+		"prefixed but could be compact": {prefixed, d},
+		"compact internal node":         {append([]byte{CompactLeaf, 1}, compact[2:]...), d},
+		"value runs past the end":       {append(bytes.Clone(compact[:len(compact)-6]), 9, 1, 2), d},
+		"trailing":                      {append(bytes.Clone(compact), 0), d},
+		"delimiter says 0":              {compact, badDelim{0}},
+		"delimiter says -1":             {compact, badDelim{-1}},
+		"delimiter overruns":            {compact, badDelim{1 << 20}},
+		"delimiter too long":            {compact, badDelim{MaxValueLen + 1}},
+	}
+	for cut := range len(compact) {
+		bad[fmt.Sprint("truncated at ", cut)] = struct {
+			data []byte
+			d    ValueDelimiter
+		}{compact[:cut], d}
+	}
+	for name, c := range bad {
+		if _, err := DecodeNode(c.data, c.d); !errors.Is(err, ErrCorruptNode) {
+			t.Errorf("%s: got %v, want ErrCorruptNode", name, err)
+		}
+	}
+	// Any single damaged byte: an error, or a node that re-encodes to the
+	// same bytes; never a panic.
+	for i := range compact {
+		for _, x := range []byte{0x01, 0x80, 0xff} {
+			data := bytes.Clone(compact)
+			data[i] ^= x
+			if n, err := DecodeNode(data, d); err == nil && !bytes.Equal(encodeNode(n, d), data) {
+				t.Fatalf("byte %d ^ %#x: non-canonical node accepted", i, x)
+			} else if err != nil && !errors.Is(err, ErrCorruptNode) {
+				t.Fatalf("byte %d ^ %#x: %v", i, x, err)
+			}
 		}
 	}
 }
@@ -78,16 +181,19 @@ func FuzzDecodeNode(f *testing.F) {
 		f.Add(n)
 	}
 	f.Add([]byte{1, 0, 1, 1, 'a', 0})
+	f.Add([]byte{2, 0, 2, 1, 'a', 0, 1, 'b', 1, 'x'})
 	f.Fuzz(func(t *testing.T, data []byte) {
-		n, err := DecodeNode(data)
-		if err != nil {
-			if !errors.Is(err, ErrCorruptNode) {
-				t.Fatalf("error %v does not wrap ErrCorruptNode", err)
+		for _, d := range []ValueDelimiter{nil, lenByte{}} {
+			n, err := DecodeNode(data, d)
+			if err != nil {
+				if !errors.Is(err, ErrCorruptNode) {
+					t.Fatalf("error %v does not wrap ErrCorruptNode", err)
+				}
+				continue
 			}
-			return
-		}
-		if !bytes.Equal(encodeNode(n), data) {
-			t.Fatalf("non-canonical node accepted: %x", data)
+			if !bytes.Equal(encodeNode(n, d), data) {
+				t.Fatalf("non-canonical node accepted (delimiter %v): %x", d, data)
+			}
 		}
 	})
 }

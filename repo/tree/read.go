@@ -7,7 +7,8 @@ import (
 	"fmt"
 )
 
-// loadNode reads and decodes node id, reusing into if not nil.
+// loadNode reads and decodes node id, reusing into if not nil. Compact
+// leaves are read with the store's ValueDelimiter, if it has one.
 func loadNode(ctx context.Context, s NodeStore, id ID, into *Node) (*Node, error) {
 	data, err := s.GetNode(ctx, id)
 	if err != nil {
@@ -16,7 +17,8 @@ func loadNode(ctx context.Context, s NodeStore, id ID, into *Node) (*Node, error
 	if into == nil {
 		into = new(Node)
 	}
-	if err := into.decode(data); err != nil {
+	d, _ := s.(ValueDelimiter)
+	if err := into.decode(data, d); err != nil {
 		return nil, fmt.Errorf("tree: decode node %x: %w", id[:8], err)
 	}
 	return into, nil

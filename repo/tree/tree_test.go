@@ -205,17 +205,33 @@ func TestModel(t *testing.T) {
 		buffer int
 		keys   uint64
 		steps  int
+
+		delim bool // values mostly self-delimiting, in a store that delimits them
 	}{
-		{"memory", 0, 3000, 40},
-		{"spill", 7, 600, 25},
-		{"spill-compact", 2, 400, 6},
+		{"memory", 0, 3000, 40, false},
+		{"spill", 7, 600, 25, false},
+		{"spill-compact", 2, 400, 6, false},
+		{"delimited", 0, 3000, 30, true},
+		{"delimited-spill", 7, 600, 15, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := rand.New(rand.NewPCG(1, uint64(len(tc.name))))
 			cfg := smallCfg()
 			cfg.BufferEdits = tc.buffer
 			cfg.TempDir = t.TempDir()
-			s := NewMemStore()
+			mem := NewMemStore()
+			var s NodeStore = mem
+			randValue := func() []byte { return randVal(r, r.IntN(70)) }
+			if tc.delim {
+				s = lenByteStore{MemStore: mem}
+				randValue = func() []byte {
+					if r.IntN(40) == 0 { // a value that (almost surely) does not delimit itself
+						return randVal(r, r.IntN(70))
+					}
+					n := r.IntN(60)
+					return append([]byte{byte(n)}, randVal(r, n)...)
+				}
+			}
 			ed := NewEditor(s, ID{}, cfg)
 			m := map[string]string{}
 			versions := []version{{ID{}, map[string]string{}}}
@@ -231,7 +247,7 @@ func TestModel(t *testing.T) {
 						ed.Delete(k)
 						delete(m, string(k))
 					default:
-						v := randVal(r, r.IntN(70))
+						v := randValue()
 						ed.Put(k, v)
 						m[string(k)] = string(v)
 					}
@@ -248,6 +264,9 @@ func TestModel(t *testing.T) {
 					t.Fatal(err)
 				}
 				checkTree(t, s, cfg, root, m, r)
+				if tc.delim {
+					checkCompact(t, s, mem, root)
+				}
 				if fresh := build(t, s, cfg, m); fresh != root {
 					t.Fatalf("step %d: history dependence: edited root %x, fresh root %x", step, root[:4], fresh[:4])
 				}
@@ -266,6 +285,34 @@ func TestModel(t *testing.T) {
 				t.Fatalf("temp dir not cleaned: %v", ents)
 			}
 		})
+	}
+}
+
+// checkCompact asserts that in a store with a ValueDelimiter (s, over
+// mem), exactly the leaves whose values all delimit themselves are
+// compact, and that a compact leaf cannot be read without the delimiter.
+func checkCompact(t *testing.T, s NodeStore, mem *MemStore, root ID) {
+	t.Helper()
+	ctx := context.Background()
+	d := s.(ValueDelimiter)
+	err := WalkNodes(ctx, s, root, nil, func(id ID, n *Node) error {
+		data, _ := s.GetNode(ctx, id)
+		want := byte(NodeVersion)
+		if n.Leaf() && allDelimited(d, n.vals) {
+			want = CompactLeaf
+		}
+		if data[0] != want {
+			return fmt.Errorf("node %x (level %d) has version %d, want %d", id[:4], n.Level(), data[0], want)
+		}
+		if data[0] == CompactLeaf {
+			if _, err := loadNode(ctx, mem, id, nil); !errors.Is(err, ErrCorruptNode) {
+				return fmt.Errorf("compact leaf read without a delimiter: %v", err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 }
 
