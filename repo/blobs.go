@@ -316,3 +316,11 @@ func (s nodeStore) PutNode(ctx context.Context, data []byte) (tree.ID, error) {
 func (s nodeStore) GetNode(ctx context.Context, id tree.ID) ([]byte, error) {
 	return s.r.LoadBlob(ctx, crypto.ID(id))
 }
+
+// ValueLen makes every tree of the repository a tree.ValueDelimiter of
+// leaf values in the record encoding, which delimits itself: record-tree
+// leaves are then stored without value lengths (compact), while the root
+// and file trees, whose values are not record values, keep them (a tree
+// decides that per leaf, from the values). It is the same for every tree
+// (any store of the repository, records or not, must read any leaf).
+func (s nodeStore) ValueLen(b []byte) (int, error) { return recordValueLen(b) }

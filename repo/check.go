@@ -274,7 +274,7 @@ func (r *Repository) walkSnapshot(ctx context.Context, s *Snapshot, used map[cry
 		name := names[i]
 		recLeaf := func(n *tree.Node) {
 			for j := 0; j < n.Len(); j++ {
-				if v := n.Value(j); len(v) == 33 && v[0] == valBlob {
+				if v := n.Value(j); len(v) == valBlobLen && v[0] == valBlob {
 					var id crypto.ID
 					copy(id[:], v[1:])
 					mark(id, name)

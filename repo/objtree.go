@@ -62,10 +62,18 @@ import (
 //
 // Leaf value (record trees; the key is the record Id), first byte a tag:
 //
-//	3 (valFields) | uvarint list | one field encoding per name of that list, in order
+//	4 (valFields) | uvarint list | uvarint n | n field encodings: one per name of that list, in order
 //	1 (valBlob)   | 32-byte ID of a record blob holding a valFields encoding (tag included)
 //	2 (valTombstone), alone: delta only, deleted relative to the base
+//	3 (valFieldsV0): fields without n, from pre-release builds; no longer written or read
 //	0 (valInline) | raw bytes: records before typed encoding; no longer written or read
+//
+// A leaf value delimits itself (its end follows from its tag, n and each
+// field's own end, without the field-list table), so record-tree leaves do
+// not store value lengths: the repository's node store is the trees'
+// tree.ValueDelimiter (recordValueLen), and a leaf whose values all
+// delimit themselves is stored compact. n equals the length of the list
+// (redundant with the table, which the delimiter cannot see).
 //
 // A valFields encoding longer than the repository's inline_limit is stored
 // out of line (valBlob) instead. Field encodings, by first byte:
@@ -86,7 +94,10 @@ const (
 	valInline    = 0
 	valBlob      = 1
 	valTombstone = 2
-	valFields    = 3
+	valFieldsV0  = 3
+	valFields    = 4
+
+	valBlobLen = 1 + len(crypto.ID{}) // tag and blob ID
 )
 
 // objectRoot is one object's entry in a snapshot's root tree (encoding
@@ -159,7 +170,7 @@ func (r *Repository) decodeRecord(ctx context.Context, t *fieldTable, v []byte) 
 	case valFields:
 		return decodeRecordValue(v, t)
 	case valBlob:
-		if len(v) != 33 {
+		if len(v) != valBlobLen {
 			return nil, fmt.Errorf("%w: bad record reference", pack.ErrCorrupt)
 		}
 		var id crypto.ID
@@ -169,8 +180,8 @@ func (r *Repository) decodeRecord(ctx context.Context, t *fieldTable, v []byte) 
 			return nil, err
 		}
 		return decodeRecordValue(b, t)
-	case valInline:
-		return nil, fmt.Errorf("%w: record in the untyped format of an older orgsnap build (not readable by this one)", pack.ErrCorrupt)
+	case valInline, valFieldsV0:
+		return nil, fmt.Errorf("%w: record in a pre-release format of an older orgsnap build (not readable by this one)", pack.ErrCorrupt)
 	}
 	return nil, fmt.Errorf("%w: record value tag %d", pack.ErrCorrupt, v[0])
 }

@@ -1,6 +1,7 @@
 package repo
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"fmt"
@@ -208,6 +209,7 @@ func decodeFieldTable(b []byte) (*fieldTable, error) {
 func appendRecordValue(dst []byte, idx int, rec record.Record) []byte {
 	dst = append(dst, valFields)
 	dst = binary.AppendUvarint(dst, uint64(idx))
+	dst = binary.AppendUvarint(dst, uint64(len(rec)))
 	for _, f := range rec {
 		switch f.Kind {
 		case record.Null:
@@ -236,6 +238,94 @@ func appendRecordValue(dst []byte, idx int, rec record.Record) []byte {
 	return dst
 }
 
+// wireText is what scanField reports for a terminated string (whose first
+// byte, 0x08 or more, is the string's own).
+const wireText = wireFirstText
+
+// scanField reads the field encoding at b[p:]: its marker (wireText for a
+// terminated string), where its value text lies (b[vs:ve]; empty for null
+// and booleans) and where the next field begins. ok is false if b[p:] does
+// not begin with a whole field: an invalid marker, a missing terminator, a
+// length that is not a shortest-form uvarint or runs past b. It is the one
+// reader of field boundaries, shared by the decoder and the delimiter, so
+// the two cannot disagree about where a field ends.
+func scanField(b []byte, p int) (marker byte, vs, ve, next int, ok bool) {
+	if p >= len(b) {
+		return 0, 0, 0, 0, false
+	}
+	switch k := b[p]; {
+	case k == wireNull || k == wireFalse || k == wireTrue:
+		return k, p + 1, p + 1, p + 1, true
+	case k == wireNumber || k >= wireFirstText:
+		vs = p
+		if k == wireNumber {
+			vs++
+		} else {
+			k = wireText
+		}
+		e := bytes.IndexByte(b[vs:], 0)
+		if e < 0 {
+			return 0, 0, 0, 0, false
+		}
+		return k, vs, vs + e, vs + e + 1, true
+	case k == wireString:
+		l, n := binary.Uvarint(b[p+1:])
+		if n <= 0 || n != uvarintLen(l) || l > uint64(len(b)-p-1-n) {
+			return 0, 0, 0, 0, false
+		}
+		vs = p + 1 + n
+		return k, vs, vs + int(l), vs + int(l), true
+	}
+	return 0, 0, 0, 0, false
+}
+
+// recordValueLen returns the length of the leaf value that begins b (b may
+// go on with the rest of a tree node): the value encoding delimits itself,
+// by its tag and, for valFields, the field count and each field's own end,
+// so record-tree leaves need not store value lengths (tree.ValueDelimiter).
+// It reads no further than the value. It only finds the end; whether the
+// value is canonical and fits the object's field-list table is
+// decodeRecord's business.
+func recordValueLen(b []byte) (int, error) {
+	bad := func(what string) (int, error) {
+		return 0, fmt.Errorf("%w: record value: %s", pack.ErrCorrupt, what)
+	}
+	if len(b) == 0 {
+		return bad("empty")
+	}
+	switch b[0] {
+	case valTombstone:
+		return 1, nil
+	case valBlob:
+		if len(b) < valBlobLen {
+			return bad("truncated record reference")
+		}
+		return valBlobLen, nil
+	case valFields:
+	default:
+		return bad(fmt.Sprintf("tag %d", b[0]))
+	}
+	p := 1
+	_, n := binary.Uvarint(b[p:]) // the list index
+	if n <= 0 {
+		return bad("bad list index")
+	}
+	p += n
+	nf, n := binary.Uvarint(b[p:])
+	if n <= 0 || nf > uint64(len(b)-p-n) { // every field is at least one byte
+		return bad("bad field count")
+	}
+	p += n
+	for range nf {
+		_, _, _, next, ok := scanField(b, p)
+		if !ok {
+			return bad("truncated or bad field")
+		}
+		p = next
+	}
+	return p, nil
+}
+
 // decodeRecordValue decodes a valFields encoding against table t. Corrupt
 // or non-canonical input (anything appendRecordValue would not write) is
 // an error, never a panic, so equal records always have equal bytes. The
@@ -248,74 +338,58 @@ func decodeRecordValue(v []byte, t *fieldTable) (record.Record, error) {
 	if len(v) == 0 || v[0] != valFields {
 		return bad("not a field encoding")
 	}
-	idx, n := binary.Uvarint(v[1:])
-	if n <= 0 || n != uvarintLen(idx) {
+	p := 1
+	uv := func() (uint64, bool) {
+		x, n := binary.Uvarint(v[p:])
+		if n <= 0 || n != uvarintLen(x) {
+			return 0, false
+		}
+		p += n
+		return x, true
+	}
+	idx, ok := uv()
+	if !ok {
 		return bad("bad list index")
 	}
 	if t == nil || idx >= uint64(len(t.lists)) {
 		return bad("list index %d outside the object's field-list table", idx)
 	}
 	names := t.lists[idx]
-	base := 1 + n         // v[base+p] is s[p]
-	s := string(v[base:]) // one copy for all values
-	p := 0
-	rec := make(record.Record, len(names))
-	// text reads a 0x00-terminated value from p.
-	text := func() (string, bool) {
-		e := strings.IndexByte(s[p:], 0)
-		if e < 0 {
-			return "", false
-		}
-		val := s[p : p+e]
-		p += e + 1
-		return val, true
+	if nf, ok := uv(); !ok || nf != uint64(len(names)) {
+		return bad("field count is not the %d of list %d", len(names), idx)
 	}
+	s := string(v) // one copy for all values: s[i] is v[i]
+	rec := make(record.Record, len(names))
 	for i, name := range names {
-		if p >= len(s) {
-			return bad("truncated at field %q", name)
+		marker, vs, ve, next, ok := scanField(v, p)
+		if !ok {
+			return bad("field %q: truncated or bad encoding", name)
 		}
+		p = next
 		f := record.Field{Name: name}
-		switch k := s[p]; {
-		case k == wireNull:
-			p++
-		case k == wireFalse:
-			p++
+		switch marker {
+		case wireNull:
+		case wireFalse:
 			f.Kind, f.Value = record.Bool, "false"
-		case k == wireTrue:
-			p++
+		case wireTrue:
 			f.Kind, f.Value = record.Bool, "true"
-		case k == wireNumber:
-			p++
-			val, ok := text()
-			if !ok || !record.IsNumber(val) {
+		case wireNumber:
+			f.Kind, f.Value = record.Number, s[vs:ve]
+			if !record.IsNumber(f.Value) {
 				return bad("field %q: bad number", name)
 			}
-			f.Kind, f.Value = record.Number, val
-		case k == wireString:
-			p++
-			l, n := binary.Uvarint(v[base+p:])
-			if n <= 0 || n != uvarintLen(l) || l > uint64(len(s)-p-n) {
-				return bad("bad length of field %q", name)
-			}
-			p += n
-			f.Kind, f.Value = record.String, s[p:p+int(l)]
-			p += int(l)
+		case wireString:
+			f.Kind, f.Value = record.String, s[vs:ve]
 			if !needsLength(f.Value) {
 				return bad("field %q: string in the length form that the terminated form should hold", name)
 			}
-		case k >= wireFirstText:
-			val, ok := text()
-			if !ok {
-				return bad("field %q: unterminated string", name)
-			}
-			f.Kind, f.Value = record.String, val
-		default:
-			return bad("field %q: unknown marker 0x%02x", name, k)
+		case wireText:
+			f.Kind, f.Value = record.String, s[vs:ve]
 		}
 		rec[i] = f
 	}
-	if p != len(s) {
-		return bad("%d trailing bytes", len(s)-p)
+	if p != len(v) {
+		return bad("%d trailing bytes", len(v)-p)
 	}
 	return rec, nil
 }

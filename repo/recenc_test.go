@@ -10,6 +10,7 @@ import (
 	"github.com/orgsnap/orgsnap/repo/crypto"
 	"github.com/orgsnap/orgsnap/repo/pack"
 	"github.com/orgsnap/orgsnap/repo/record"
+	"github.com/orgsnap/orgsnap/repo/tree"
 )
 
 // codecRecord makes a random valid record over a small name vocabulary,
@@ -275,4 +276,198 @@ func TestPutRecordInvalid(t *testing.T) {
 	s, err := w.Commit(ctx)
 	must(t, err)
 	checkSnapshot(t, r, s, model{"Account": {"001A": {str("A", "")}}})
+}
+
+// TestRecordValueLen: every leaf value (fields, record reference,
+// tombstone) delimits itself whatever follows it, and a truncated or
+// unknown value is an error.
+func TestRecordValueLen(t *testing.T) {
+	rng := rand.New(rand.NewSource(4))
+	tab := (*fieldTable)(nil).clone()
+	vals := [][]byte{{valTombstone}, append([]byte{valBlob}, make([]byte, 32)...)}
+	for i := 0; i < 2000; i++ {
+		rec := codecRecord(rng)
+		vals = append(vals, appendRecordValue(nil, tab.indexOf(rec), rec))
+	}
+	// What follows a value in a compact leaf: the next entry, or nothing.
+	tails := [][]byte{nil, []byte("\x120015g000000000AAAA\x04\x00"), {0}, {0xff, 0x80}}
+	for i, v := range vals {
+		for _, tail := range tails {
+			if n, err := recordValueLen(append(append([]byte(nil), v...), tail...)); err != nil || n != len(v) {
+				t.Fatalf("value %d (%x) + %x: %d, %v; want %d", i, v, tail, n, err, len(v))
+			}
+		}
+		for cut := 0; cut < len(v); cut++ {
+			if _, err := recordValueLen(v[:cut]); !errors.Is(err, pack.ErrCorrupt) {
+				t.Fatalf("value %d cut at %d of %d: %v", i, cut, len(v), err)
+			}
+		}
+	}
+	for _, v := range [][]byte{{valInline, 'x'}, {valFieldsV0, 0, wireNull}, {5}, {valFields, 0x80}, {valFields, 0, 0xff}} {
+		if _, err := recordValueLen(v); !errors.Is(err, pack.ErrCorrupt) {
+			t.Errorf("%x: %v, want an error", v, err)
+		}
+	}
+}
+
+// FuzzRecordValueLen: the delimiter never panics nor reads past its input,
+// and agrees with the decoder: a value that decodes delimits to its whole
+// length.
+func FuzzRecordValueLen(f *testing.F) {
+	tab := (*fieldTable)(nil).clone()
+	rng := rand.New(rand.NewSource(5))
+	for i := 0; i < 50; i++ {
+		rec := codecRecord(rng)
+		f.Add(appendRecordValue(nil, tab.indexOf(rec), rec))
+	}
+	f.Add([]byte{valFields, 0, 0xff, 0xff, 0xff, 0xff, 0x0f})
+	f.Add([]byte{valFields, 0, 1, wireString, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		n, err := recordValueLen(b)
+		if err != nil {
+			if !errors.Is(err, pack.ErrCorrupt) {
+				t.Fatalf("error does not wrap ErrCorrupt: %v", err)
+			}
+		} else if n < 1 || n > len(b) {
+			t.Fatalf("%x delimited at %d", b, n)
+		}
+		if _, derr := decodeRecordValue(b, tab); derr == nil && (err != nil || n != len(b)) {
+			t.Fatalf("%x decodes, but delimits at %d, %v", b, n, err)
+		}
+	})
+}
+
+// TestCompactRecordLeaves: record-tree leaves (inline records, references
+// to record blobs, tombstones) are stored compact and read back, while the
+// root tree keeps value lengths; and a damaged or truncated record leaf is
+// an error, never a panic.
+func TestCompactRecordLeaves(t *testing.T) {
+	r := newTestRepo(t, t.TempDir())
+	defer r.Close()
+	m := model{"Account": {}}
+	w, err := r.NewWriter(ctx, WriterOptions{})
+	must(t, err)
+	for i := 0; i < 300; i++ {
+		id := fmt.Sprintf("001%015d", i)
+		rec := record.Record{{Name: "Amount", Kind: record.Number, Value: fmt.Sprint(i)}, str("Name", fmt.Sprint("name ", i))}
+		if i%50 == 0 { // longer than the tests' inline limit: a record blob
+			rec = append(rec, str("Zz", strings.Repeat("long ", 40)))
+		}
+		m["Account"][id] = rec
+		must(t, w.PutRecord(ctx, "Account", id, rec))
+	}
+	s1, err := w.Commit(ctx)
+	must(t, err)
+	w, err = r.NewWriter(ctx, WriterOptions{Parent: s1})
+	must(t, err)
+	must(t, w.DeleteRecord(ctx, "Account", "001000000000000007")) // a tombstone in the delta
+	delete(m["Account"], "001000000000000007")
+	s2, err := w.Commit(ctx)
+	must(t, err)
+	checkSnapshot(t, r, s2, m)
+
+	st := nodeStore{r: r}
+	o, err := r.Object(ctx, s2, "Account")
+	must(t, err)
+	if o.root.Delta.IsZero() {
+		t.Fatal("test premise: no delta")
+	}
+	var leaves [][]byte
+	for _, root := range []crypto.ID{s2.Root, o.root.Base, o.root.Delta} {
+		must(t, tree.WalkNodes(ctx, st, root, nil, func(id tree.ID, n *tree.Node) error {
+			data, err := st.GetNode(ctx, id)
+			must(t, err)
+			want := byte(tree.NodeVersion)
+			if n.Leaf() && root != s2.Root {
+				want = tree.CompactLeaf
+				leaves = append(leaves, data)
+			}
+			if data[0] != want {
+				t.Errorf("tree %s node %x (level %d): version %d, want %d", root.Short(), id[:4], n.Level(), data[0], want)
+			}
+			return nil
+		}))
+	}
+	tags := map[byte]int{}
+	for _, leaf := range leaves {
+		n, err := tree.DecodeNode(leaf, st)
+		must(t, err)
+		for i := range n.Len() {
+			tags[n.Value(i)[0]]++
+		}
+	}
+	if tags[valFields] == 0 || tags[valBlob] == 0 || tags[valTombstone] == 0 {
+		t.Fatalf("test premise: leaf values by tag %v", tags)
+	}
+	for _, leaf := range leaves {
+		for cut := 0; cut < len(leaf); cut++ {
+			if _, err := tree.DecodeNode(leaf[:cut], st); !errors.Is(err, tree.ErrCorruptNode) {
+				t.Fatalf("leaf cut at %d of %d: %v", cut, len(leaf), err)
+			}
+		}
+		for i := range leaf {
+			bad := append([]byte(nil), leaf...)
+			bad[i] ^= 0x41
+			if _, err := tree.DecodeNode(bad, st); err != nil && !errors.Is(err, tree.ErrCorruptNode) {
+				t.Fatalf("leaf byte %d damaged: %v", i, err)
+			}
+		}
+	}
+}
+
+// BenchmarkDecodeRecordLeaf compares reading a leaf of 100 records of ~23
+// fields compact (delimiting every value) and length-prefixed.
+func BenchmarkDecodeRecordLeaf(b *testing.B) {
+	tab := (*fieldTable)(nil).clone()
+	var keys, vals [][]byte
+	for i := 0; i < 100; i++ {
+		var rec record.Record
+		for f := 0; f < 23; f++ {
+			name := fmt.Sprintf("Field%02d", f)
+			switch f % 4 {
+			case 0:
+				rec = append(rec, record.Field{Name: name, Kind: record.Number, Value: fmt.Sprint(i * f * 7919)})
+			case 1:
+				rec = append(rec, record.Field{Name: name})
+			default:
+				rec = append(rec, str(name, strings.Repeat("text ", 2+(i*f)%9)))
+			}
+		}
+		keys = append(keys, []byte(fmt.Sprintf("003%015d", i)))
+		vals = append(vals, appendRecordValue(nil, tab.indexOf(rec), rec))
+	}
+	bytesOf := func(d tree.ValueDelimiter) []byte {
+		st := tree.NewMemStore()
+		var s tree.NodeStore = st
+		if d != nil {
+			s = struct {
+				*tree.MemStore
+				tree.ValueDelimiter
+			}{st, d}
+		}
+		e := tree.NewEditor(s, tree.ID{}, tree.Config{MinNode: 1<<16 - 1, TargetNode: 1 << 16, MaxNode: 1<<20 - 1})
+		for i := range keys {
+			e.Put(keys[i], vals[i])
+		}
+		root, err := e.Commit(ctx)
+		if err != nil {
+			b.Fatal(err)
+		}
+		data, _ := st.GetNode(ctx, root)
+		return data
+	}
+	for _, c := range []struct {
+		name string
+		d    tree.ValueDelimiter
+	}{{"prefixed", nil}, {"compact", nodeStore{}}} {
+		data := bytesOf(c.d)
+		b.Run(c.name, func(b *testing.B) {
+			b.SetBytes(int64(len(data)))
+			for b.Loop() {
+				if _, err := tree.DecodeNode(data, c.d); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
 }
