@@ -283,7 +283,8 @@ func scanField(b []byte, p int) (marker byte, vs, ve, next int, ok bool) {
 // go on with the rest of a tree node): the value encoding delimits itself,
 // by its tag and, for valFields, the field count and each field's own end,
 // so record-tree leaves need not store value lengths (tree.ValueDelimiter).
-// It reads no further than the value. It only finds the end; whether the
+// It reads no further than the value. Its uvarints must be in shortest
+// form (as everywhere), but beyond that it only finds the end: whether the
 // value is canonical and fits the object's field-list table is
 // decodeRecord's business.
 func recordValueLen(b []byte) (int, error) {
@@ -306,13 +307,13 @@ func recordValueLen(b []byte) (int, error) {
 		return bad(fmt.Sprintf("tag %d", b[0]))
 	}
 	p := 1
-	_, n := binary.Uvarint(b[p:]) // the list index
-	if n <= 0 {
+	idx, n := binary.Uvarint(b[p:])
+	if n <= 0 || n != uvarintLen(idx) {
 		return bad("bad list index")
 	}
 	p += n
 	nf, n := binary.Uvarint(b[p:])
-	if n <= 0 || nf > uint64(len(b)-p-n) { // every field is at least one byte
+	if n <= 0 || n != uvarintLen(nf) || nf > uint64(len(b)-p-n) { // every field is at least one byte
 		return bad("bad field count")
 	}
 	p += n

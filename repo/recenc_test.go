@@ -303,7 +303,8 @@ func TestRecordValueLen(t *testing.T) {
 			}
 		}
 	}
-	for _, v := range [][]byte{{valInline, 'x'}, {valFieldsV0, 0, wireNull}, {5}, {valFields, 0x80}, {valFields, 0, 0xff}} {
+	for _, v := range [][]byte{{valInline, 'x'}, {valFieldsV0, 0, wireNull}, {5}, {valFields, 0x80}, {valFields, 0, 0xff},
+		{valFields, 0x80, 0x00, 0}, {valFields, 0, 0x81, 0x00, wireNull}, {valFields, 0, 1, 0x06}} {
 		if _, err := recordValueLen(v); !errors.Is(err, pack.ErrCorrupt) {
 			t.Errorf("%x: %v, want an error", v, err)
 		}
@@ -330,6 +331,8 @@ func FuzzRecordValueLen(f *testing.F) {
 			}
 		} else if n < 1 || n > len(b) {
 			t.Fatalf("%x delimited at %d", b, n)
+		} else if m, err := recordValueLen(append(b[:n:n], 0xff, 0)); err != nil || m != n {
+			t.Fatalf("%x: delimited at %d, but at %d, %v when followed by other bytes", b, n, m, err)
 		}
 		if _, derr := decodeRecordValue(b, tab); derr == nil && (err != nil || n != len(b)) {
 			t.Fatalf("%x decodes, but delimits at %d, %v", b, n, err)
