@@ -420,12 +420,18 @@ func TestCompactRecordLeaves(t *testing.T) {
 	}
 }
 
-// BenchmarkDecodeRecordLeaf compares reading a leaf of 100 records of ~23
-// fields compact (delimiting every value) and length-prefixed.
-func BenchmarkDecodeRecordLeaf(b *testing.B) {
+// benchVariants are the two leaf forms the benchmarks compare: value
+// lengths (no delimiter) and compact (the repository's delimiter).
+var benchVariants = []struct {
+	name string
+	d    tree.ValueDelimiter
+}{{"prefixed", nil}, {"compact", nodeStore{}}}
+
+// benchRecords returns n leaf entries of records of 23 fields (numbers,
+// nulls, strings of 10 to 45 bytes).
+func benchRecords(n int) (keys, vals [][]byte) {
 	tab := (*fieldTable)(nil).clone()
-	var keys, vals [][]byte
-	for i := 0; i < 100; i++ {
+	for i := 0; i < n; i++ {
 		var rec record.Record
 		for f := 0; f < 23; f++ {
 			name := fmt.Sprintf("Field%02d", f)
@@ -441,37 +447,62 @@ func BenchmarkDecodeRecordLeaf(b *testing.B) {
 		keys = append(keys, []byte(fmt.Sprintf("003%015d", i)))
 		vals = append(vals, appendRecordValue(nil, tab.indexOf(rec), rec))
 	}
-	bytesOf := func(d tree.ValueDelimiter) []byte {
-		st := tree.NewMemStore()
-		var s tree.NodeStore = st
-		if d != nil {
-			s = struct {
-				*tree.MemStore
-				tree.ValueDelimiter
-			}{st, d}
-		}
-		e := tree.NewEditor(s, tree.ID{}, tree.Config{MinNode: 1<<16 - 1, TargetNode: 1 << 16, MaxNode: 1<<20 - 1})
-		for i := range keys {
-			e.Put(keys[i], vals[i])
-		}
-		root, err := e.Commit(ctx)
-		if err != nil {
-			b.Fatal(err)
-		}
-		data, _ := st.GetNode(ctx, root)
-		return data
+	return keys, vals
+}
+
+// benchTree builds the tree of the entries in a MemStore, with delimiter d
+// (nil: none), and returns the store and the root.
+func benchTree(b *testing.B, cfg tree.Config, d tree.ValueDelimiter, keys, vals [][]byte) (*tree.MemStore, tree.ID) {
+	st := tree.NewMemStore()
+	var s tree.NodeStore = st
+	if d != nil {
+		s = struct {
+			*tree.MemStore
+			tree.ValueDelimiter
+		}{st, d}
 	}
-	for _, c := range []struct {
-		name string
-		d    tree.ValueDelimiter
-	}{{"prefixed", nil}, {"compact", nodeStore{}}} {
-		data := bytesOf(c.d)
+	e := tree.NewEditor(s, tree.ID{}, cfg)
+	for i := range keys {
+		e.Put(keys[i], vals[i])
+	}
+	root, err := e.Commit(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return st, root
+}
+
+// BenchmarkDecodeRecordLeaf compares reading one leaf of 100 such records
+// compact (finding every value's end by walking its fields) and with value
+// lengths.
+func BenchmarkDecodeRecordLeaf(b *testing.B) {
+	keys, vals := benchRecords(100)
+	oneLeaf := tree.Config{MinNode: 1<<16 - 1, TargetNode: 1 << 16, MaxNode: 1<<20 - 1}
+	for _, c := range benchVariants {
+		st, root := benchTree(b, oneLeaf, c.d, keys, vals)
+		data, _ := st.GetNode(ctx, root)
 		b.Run(c.name, func(b *testing.B) {
 			b.SetBytes(int64(len(data)))
 			for b.Loop() {
 				if _, err := tree.DecodeNode(data, c.d); err != nil {
 					b.Fatal(err)
 				}
+			}
+		})
+	}
+}
+
+// BenchmarkBuildRecordTree compares building a 100,000-record tree (the
+// repository's default node sizes, in memory) with compact leaves and with
+// value lengths: the writer's cost of checking that every value delimits
+// itself.
+func BenchmarkBuildRecordTree(b *testing.B) {
+	keys, vals := benchRecords(100_000)
+	cfg := tree.Config{MinNode: 2048, TargetNode: 8192, MaxNode: 32768, LeafValueWeight: 64}
+	for _, c := range benchVariants {
+		b.Run(c.name, func(b *testing.B) {
+			for b.Loop() {
+				benchTree(b, cfg, c.d, keys, vals)
 			}
 		})
 	}
