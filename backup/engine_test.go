@@ -50,6 +50,12 @@ func newEnv(t testing.TB, opts sftest.Options) *env {
 	t.Helper()
 	srv := sftest.NewServer(opts)
 	t.Cleanup(srv.Close)
+	return newEnvServer(t, srv)
+}
+
+// newEnvServer is newEnv for an org already served.
+func newEnvServer(t testing.TB, srv *sftest.Server) *env {
+	t.Helper()
 	c := newClient(t, srv)
 	dir := t.TempDir()
 	r, err := repo.Init(bg, dir, repo.Options{Password: []byte("pw"), KDF: crypto.TestKDF})
@@ -63,10 +69,16 @@ func newEnv(t testing.TB, opts sftest.Options) *env {
 // newClient connects to the emulator as a new process would.
 func newClient(t testing.TB, srv *sftest.Server) *sfapi.Client {
 	t.Helper()
+	return clientFor(t, srv.URL, orgClock{srv.Org})
+}
+
+// clientFor connects to the emulator at url with the given clock.
+func clientFor(t testing.TB, url string, clock sfapi.Clock) *sfapi.Client {
+	t.Helper()
 	c, err := sfapi.New(sfapi.Config{
-		Auth: &sfapi.RefreshTokenFlow{OAuth: sfapi.OAuth{LoginURL: srv.URL, ClientID: sftest.DefaultClientID,
+		Auth: &sfapi.RefreshTokenFlow{OAuth: sfapi.OAuth{LoginURL: url, ClientID: sftest.DefaultClientID,
 			ClientSecret: sftest.DefaultClientSecret}, RefreshToken: sftest.DefaultRefreshToken},
-		Clock: orgClock{srv.Org}, Rand: halfRand{},
+		Clock: clock, Rand: halfRand{},
 		Retry: sfapi.RetryPolicy{MaxAttempts: 12},
 	})
 	if err != nil {
@@ -85,7 +97,10 @@ func (e *env) open() *repo.Repository {
 }
 
 // run takes a snapshot; each run's time is a day after the last.
-func (e *env) run(opts Options) (*Result, error) {
+func (e *env) run(opts Options) (*Result, error) { return e.runSrc(e.client, opts) }
+
+// runSrc is run reading the org through src.
+func (e *env) runSrc(src Source, opts Options) (*Result, error) {
 	r := e.open()
 	defer r.Close()
 	e.now = e.now.Add(24 * time.Hour)
@@ -93,7 +108,7 @@ func (e *env) run(opts Options) (*Result, error) {
 	if opts.Now == nil {
 		opts.Now = func() time.Time { return at }
 	}
-	return Run(bg, r, e.client, opts)
+	return Run(bg, r, src, opts)
 }
 
 func (e *env) mustRun(opts Options) *Result {
