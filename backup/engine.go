@@ -378,7 +378,7 @@ func Run(ctx context.Context, r *repo.Repository, src Source, opts Options) (*Re
 	e.wr = newWriterLoop(e, w, wopts)
 	e.files = newFileQueue(e, runCtx)
 	go e.wr.run(ctx) // not runCtx: after a failure it still commits a checkpoint
-	e.lastCkpt = opts.Now()
+	e.lastCkpt = time.Now() // checkpoint cadence is wall time, whatever the snapshot clock says
 
 	stopErr := e.extract(runCtx, ckpt != nil)
 	qerr := e.quiesce()
@@ -501,7 +501,7 @@ func (e *engine) checkpoint(ctx context.Context) (*repo.Snapshot, error) {
 	if err != nil {
 		return nil, err
 	}
-	e.lastCkpt = e.opts.Now()
+	e.lastCkpt = time.Now()
 	e.opts.Logger.Info("checkpoint saved", "snapshot", s.ID.Short(), "seq", e.state.Seq)
 	return s, nil
 }
@@ -509,7 +509,7 @@ func (e *engine) checkpoint(ctx context.Context) (*repo.Snapshot, error) {
 // maybeCheckpoint checkpoints when one is due. The caller is the
 // dispatcher, between two units.
 func (e *engine) maybeCheckpoint(ctx context.Context, cursor func()) error {
-	if e.opts.CheckpointEvery < 0 || e.opts.Now().Sub(e.lastCkpt) < e.opts.CheckpointEvery {
+	if e.opts.CheckpointEvery < 0 || time.Since(e.lastCkpt) < e.opts.CheckpointEvery {
 		return nil
 	}
 	if err := e.quiesce(); err != nil {

@@ -273,7 +273,9 @@ func (c *chunkSizer) next() int {
 		return c.target
 	}
 	n := int(rate * int64(chunkDuration/time.Second))
-	return min(max(n, chunkMin), chunkMax)
+	// Never below the first guess when that is smaller than chunkMin (a
+	// caller asked for small jobs on purpose).
+	return min(max(n, min(chunkMin, c.target)), chunkMax)
 }
 
 func (c *chunkSizer) observe(records int, d time.Duration) {
