@@ -101,6 +101,9 @@ type Options struct {
 	Now      func() time.Time
 	Progress Progress
 	Logger   Logger
+	// Poll tunes how Bulk jobs are polled (zero: the client's defaults,
+	// a first wait of half a second, for real orgs).
+	Poll sfapi.PollOptions
 	// Interrupt, when closed, stops the run cleanly: no new job starts,
 	// the jobs in flight finish, a checkpoint is saved, and Run returns
 	// ErrStopped.
@@ -377,7 +380,7 @@ func Run(ctx context.Context, r *repo.Repository, src Source, opts Options) (*Re
 	e.cancel = cancel
 	e.wr = newWriterLoop(e, w, wopts)
 	e.files = newFileQueue(e, runCtx)
-	go e.wr.run(ctx) // not runCtx: after a failure it still commits a checkpoint
+	go e.wr.run(ctx)        // not runCtx: after a failure it still commits a checkpoint
 	e.lastCkpt = time.Now() // checkpoint cadence is wall time, whatever the snapshot clock says
 
 	stopErr := e.extract(runCtx, ckpt != nil)

@@ -448,7 +448,7 @@ func fieldValue(rec record.Record, name string) string {
 }
 
 func (e *engine) readBulk(ctx context.Context, p *objectPlan, soql string, all, changes bool) error {
-	st, err := e.src.BulkQuery(ctx, soql, &sfapi.BulkQueryOptions{All: all, DeleteJob: true, MaxRecords: bulkPageRecords})
+	st, err := e.src.BulkQuery(ctx, soql, &sfapi.BulkQueryOptions{All: all, DeleteJob: true, MaxRecords: bulkPageRecords, Poll: e.opts.Poll})
 	if err != nil {
 		return fmt.Errorf("bulk query of %s: %w", p.name, err)
 	}

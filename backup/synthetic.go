@@ -177,7 +177,7 @@ func (e *engine) orgIDs(ctx context.Context, p *objectPlan) ([][18]byte, error) 
 	soql := "SELECT Id FROM " + p.name
 	useBulk := p.bulk.Load() && e.parent.Objects[p.name].Records > uint64(e.opts.BulkThreshold)
 	if useBulk {
-		st, err := e.src.BulkQuery(ctx, soql, &sfapi.BulkQueryOptions{ParallelPages: 2, DeleteJob: true})
+		st, err := e.src.BulkQuery(ctx, soql, &sfapi.BulkQueryOptions{DeleteJob: true, MaxRecords: bulkPageRecords, Poll: e.opts.Poll})
 		switch {
 		case err == nil:
 			defer st.Close()

@@ -234,12 +234,34 @@ func Run(ctx context.Context, opts Options) (*Result, error) {
 
 // NewClient returns an sfapi client for an emulated org, refreshing its
 // token through the emulator's OAuth endpoint.
+//
+// The client tells time by the org's clock, as a client of a real org
+// shares the org's time: the emulated org's clock stands still at its
+// creation day and moves with the churn, and the replication API's
+// windows (how far back deletes can be asked for) are checked against it.
 func NewClient(srv *sftest.Server) (*sfapi.Client, error) {
 	return sfapi.New(sfapi.Config{
 		Auth: &sfapi.RefreshTokenFlow{OAuth: sfapi.OAuth{LoginURL: srv.URL, ClientID: sftest.DefaultClientID,
 			ClientSecret: sftest.DefaultClientSecret}, RefreshToken: sftest.DefaultRefreshToken},
 		ClientName: "orgsnap-bench",
+		Clock:      orgClock{srv.Org},
 	})
+}
+
+// orgClock reads the org's time and sleeps for real.
+type orgClock struct{ o *sftest.Org }
+
+func (c orgClock) Now() time.Time { return c.o.Now() }
+
+func (c orgClock) Sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // Table formats the rows as Markdown. Incremental rows also show their time

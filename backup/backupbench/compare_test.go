@@ -75,7 +75,7 @@ func checkExport(step Step, org *sftest.Org, x *Export) error {
 
 // TestCompareSmoke runs the comparison on a 5K-record org: the CSV export
 // (checked against the emulator after each step), zstd, git and git gc,
-// restic when it is installed, and orgsnap (pending until wired).
+// restic when it is installed, and orgsnap.
 func TestCompareSmoke(t *testing.T) {
 	ctx := context.Background()
 	g := &Git{}
@@ -96,9 +96,12 @@ func TestCompareSmoke(t *testing.T) {
 	for _, r := range res.Rows {
 		rows[r.Contender+"/"+r.Step.String()] = r
 	}
+	if full, inc := rows["orgsnap/"+Full.String()], rows["orgsnap/"+Incremental.String()]; inc.NewBytes*2 > full.NewBytes {
+		t.Errorf("orgsnap after churn wrote %d bytes, the full snapshot %d", inc.NewBytes, full.NewBytes)
+	}
 	for _, step := range []Step{Full, Incremental} {
-		if r := rows["orgsnap/"+step.String()]; !strings.Contains(r.Skipped, "pending") {
-			t.Errorf("orgsnap %s: %+v, want pending while not wired", step, r)
+		if r := rows["orgsnap/"+step.String()]; r.Skipped != "" || r.Records <= 0 || r.NewBytes <= 0 || r.Duration <= 0 {
+			t.Errorf("orgsnap %s: %+v", step, r)
 		}
 		csvRow := rows["csv export/"+step.String()]
 		if csvRow.Records != res.Export[step].Records || csvRow.NewBytes != res.Export[step].Bytes || csvRow.Duration <= 0 {
