@@ -152,9 +152,7 @@ func (w *Writer) sealFrame() {
 	plain := w.plain
 	w.plain, w.blobs = nil, nil
 	w.frames = append(w.frames, f)
-	sealers <- struct{}{}
-	go func() {
-		defer func() { <-sealers; close(f.done) }()
+	seal := func() {
 		payload := make([]byte, 1, len(plain)/3+64)
 		payload[0] = codecZstd
 		payload = encoder(w.opts.Level).EncodeAll(plain, payload)
@@ -162,6 +160,16 @@ func (w *Writer) sealFrame() {
 			payload = append(append(payload[:0], codecNone), plain...)
 		}
 		f.sealed = w.key.Seal(nil, payload, nil)
+		close(f.done)
+	}
+	if runtime.GOMAXPROCS(0) == 1 {
+		seal() // no other core to hand it to: a goroutine would only cost
+		return
+	}
+	sealers <- struct{}{}
+	go func() {
+		defer func() { <-sealers }()
+		seal()
 	}()
 }
 
