@@ -548,8 +548,9 @@ func (w *Writer) settleDelta(ctx context.Context, parent objectRoot, edited cryp
 		}
 		return v
 	}
+	inBaseTree := tree.NewGetter(ctx, store, parent.Base) // keys come in order: paths are shared
 	err := tree.Diff(ctx, store, parent.Delta, edited, func(c tree.Change) error {
-		bv, inBase, err := tree.Get(ctx, store, parent.Base, c.Key)
+		bv, inBase, err := inBaseTree.Get(c.Key)
 		if err != nil {
 			return err
 		}

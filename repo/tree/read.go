@@ -75,6 +75,70 @@ func Get(ctx context.Context, s NodeStore, root ID, key []byte) (value []byte, f
 	}
 }
 
+// Getter answers many Gets on one tree, keeping the last path decoded: a
+// lookup decodes only the nodes that differ from the previous lookup's
+// path. Keys asked in order (a diff's) share most of their path, so each
+// costs about one leaf. Values alias node bytes until the next Get.
+// Not safe for concurrent use.
+type Getter struct {
+	ctx  context.Context
+	s    NodeStore
+	root ID
+	path []*Node // path[0] is the root; path[d] the node at depth d
+	ids  []ID    // ids[d] is path[d]'s id
+}
+
+// NewGetter returns a Getter on the tree rooted at root.
+func NewGetter(ctx context.Context, s NodeStore, root ID) *Getter {
+	return &Getter{ctx: ctx, s: s, root: root}
+}
+
+// Get is Get(ctx, s, root, key) reusing the nodes decoded for the last key.
+func (g *Getter) Get(key []byte) (value []byte, found bool, err error) {
+	if g.root == (ID{}) {
+		return nil, false, nil
+	}
+	if len(g.path) == 0 {
+		n, err := loadNode(g.ctx, g.s, g.root, nil)
+		if err != nil {
+			return nil, false, err
+		}
+		g.path, g.ids = append(g.path, n), append(g.ids, g.root)
+	}
+	n := g.path[0]
+	for depth := 1; ; depth++ {
+		i := n.search(key)
+		if i == len(n.keys) {
+			return nil, false, nil
+		}
+		if n.level == 0 {
+			if !bytes.Equal(n.keys[i], key) {
+				return nil, false, nil
+			}
+			return n.vals[i], true, nil
+		}
+		id := n.ids[i]
+		if depth < len(g.path) && g.ids[depth] == id {
+			n = g.path[depth] // the same child as last time: already checked
+			continue
+		}
+		if depth >= len(g.path) {
+			g.path, g.ids = append(g.path, new(Node)), append(g.ids, ID{})
+		}
+		g.ids[depth] = ID{} // invalid until the load succeeds
+		c, err := loadChild(g.ctx, g.s, n, i, g.path[depth])
+		if err != nil {
+			return nil, false, err
+		}
+		g.ids[depth] = id
+		// Deeper cached nodes hang under another child now.
+		for d := depth + 1; d < len(g.ids); d++ {
+			g.ids[d] = ID{}
+		}
+		n = c
+	}
+}
+
 // Count returns the number of entries of the tree, reading only the root.
 func Count(ctx context.Context, s NodeStore, root ID) (uint64, error) {
 	if root == (ID{}) {

@@ -459,3 +459,39 @@ func TestValuesDoNotMoveBoundaries(t *testing.T) {
 		t.Fatalf("node key ranges changed: %d nodes before, %d after", len(sa), len(sb))
 	}
 }
+
+// TestGetter: a Getter answers as Get does, for keys in order (its use),
+// out of order, repeated and absent, and on an empty tree.
+func TestGetter(t *testing.T) {
+	ctx := context.Background()
+	r := rand.New(rand.NewPCG(9, 9))
+	s := NewMemStore()
+	cfg := smallCfg()
+	m := map[string]string{}
+	for i := 0; i < 3000; i++ {
+		m[string(sfID(uint64(r.IntN(20000))))] = string(randVal(r, 20))
+	}
+	root := build(t, s, cfg, m)
+	var probes [][]byte
+	for i := 0; i < 2000; i++ {
+		probes = append(probes, sfID(uint64(r.IntN(21000))))
+	}
+	sorted := slices.Clone(probes)
+	slices.SortFunc(sorted, bytes.Compare)
+	for _, keys := range [][][]byte{sorted, probes, append(sorted, sorted...)} {
+		g := NewGetter(ctx, s, root)
+		for _, k := range keys {
+			gv, gok, gerr := g.Get(k)
+			v, ok, err := Get(ctx, s, root, k)
+			if gerr != nil || err != nil || gok != ok || !bytes.Equal(gv, v) {
+				t.Fatalf("key %s: getter (%q %v %v), Get (%q %v %v)", k, gv, gok, gerr, v, ok, err)
+			}
+			if want, in := m[string(k)]; in != ok || (ok && string(v) != want) {
+				t.Fatalf("key %s: %q %v, model %q %v", k, v, ok, want, in)
+			}
+		}
+	}
+	if _, ok, err := NewGetter(ctx, s, ID{}).Get([]byte("x")); ok || err != nil {
+		t.Fatal("empty tree", ok, err)
+	}
+}
