@@ -50,29 +50,7 @@ func loadChild(ctx context.Context, s NodeStore, parent *Node, i int, into *Node
 // Get returns the value of key in the tree rooted at root, reading one node
 // per level. The value aliases node bytes: copy it to keep it.
 func Get(ctx context.Context, s NodeStore, root ID, key []byte) (value []byte, found bool, err error) {
-	if root == (ID{}) {
-		return nil, false, nil
-	}
-	var buf [2]Node // parent and child, reused down the path
-	n, err := loadNode(ctx, s, root, &buf[0])
-	if err != nil {
-		return nil, false, err
-	}
-	for depth := 1; ; depth++ {
-		i := n.search(key)
-		if i == len(n.keys) {
-			return nil, false, nil
-		}
-		if n.level == 0 {
-			if !bytes.Equal(n.keys[i], key) {
-				return nil, false, nil
-			}
-			return n.vals[i], true, nil
-		}
-		if n, err = loadChild(ctx, s, n, i, &buf[depth%2]); err != nil {
-			return nil, false, err
-		}
-	}
+	return NewGetter(ctx, s, root).Get(key)
 }
 
 // Getter answers many Gets on one tree, keeping the last path decoded: a
