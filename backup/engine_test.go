@@ -17,22 +17,6 @@ import (
 
 var bg = context.Background()
 
-// orgClock is the client's clock: the org's (so replication windows agree
-// with the emulator's time), and sleeps that hardly wait (polling).
-type orgClock struct{ o *sftest.Org }
-
-func (c orgClock) Now() time.Time { return c.o.Now() }
-func (c orgClock) Sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(time.Millisecond)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
 type halfRand struct{}
 
 func (halfRand) Float64() float64 { return 0.5 }
@@ -69,7 +53,7 @@ func newEnvServer(t testing.TB, srv *sftest.Server) *env {
 // newClient connects to the emulator as a new process would.
 func newClient(t testing.TB, srv *sftest.Server) *sfapi.Client {
 	t.Helper()
-	return clientFor(t, srv.URL, orgClock{srv.Org})
+	return clientFor(t, srv.URL, sftest.ClientClock{Org: srv.Org, MaxSleep: time.Millisecond})
 }
 
 // clientFor connects to the emulator at url with the given clock.

@@ -396,7 +396,7 @@ type fixedClock struct{ t time.Time }
 
 func (c fixedClock) Now() time.Time { return c.t }
 func (c fixedClock) Sleep(ctx context.Context, d time.Duration) error {
-	return orgClock{}.Sleep(ctx, d)
+	return sftest.ClientClock{MaxSleep: time.Millisecond}.Sleep(ctx, d)
 }
 
 // childResult is what a child that finished prints.

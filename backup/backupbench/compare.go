@@ -244,25 +244,11 @@ func NewClient(srv *sftest.Server) (*sfapi.Client, error) {
 		Auth: &sfapi.RefreshTokenFlow{OAuth: sfapi.OAuth{LoginURL: srv.URL, ClientID: sftest.DefaultClientID,
 			ClientSecret: sftest.DefaultClientSecret}, RefreshToken: sftest.DefaultRefreshToken},
 		ClientName: "orgsnap-bench",
-		Clock:      orgClock{srv.Org},
+		Clock:      sftest.ClientClock{Org: srv.Org},
 	})
 }
 
-// orgClock reads the org's time and sleeps for real.
-type orgClock struct{ o *sftest.Org }
 
-func (c orgClock) Now() time.Time { return c.o.Now() }
-
-func (c orgClock) Sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
 
 // Table formats the rows as Markdown. Incremental rows also show their time
 // and new bytes as a share of the same contender's full step (the issue's

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"sort"
@@ -61,7 +60,7 @@ func demoAction(c *cli.Context) error {
 	client, err := sfapi.New(sfapi.Config{
 		Auth: &sfapi.RefreshTokenFlow{OAuth: sfapi.OAuth{LoginURL: srv.URL, ClientID: sftest.DefaultClientID,
 			ClientSecret: sftest.DefaultClientSecret}, RefreshToken: sftest.DefaultRefreshToken},
-		Clock: demoClock{org}, ClientName: "orgsnap-demo",
+		Clock: sftest.ClientClock{Org: org, MaxSleep: 50 * time.Millisecond}, ClientName: "orgsnap-demo",
 	})
 	if err != nil {
 		return err
@@ -133,22 +132,6 @@ func demoAction(c *cli.Context) error {
 		out(c, "\nThe repository stays in %s (password \"demo\"): try `orgsnap -r %s snapshots`.\n", dir, dir)
 	}
 	return nil
-}
-
-// demoClock is the client's clock: the emulated org's (its replication
-// windows are checked against it); backoffs and polls wait for real.
-type demoClock struct{ o *sftest.Org }
-
-func (d demoClock) Now() time.Time { return d.o.Now() }
-func (d demoClock) Sleep(ctx context.Context, t time.Duration) error {
-	tm := time.NewTimer(min(t, 50*time.Millisecond)) // the emulator answers at once
-	defer tm.Stop()
-	select {
-	case <-tm.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }
 
 // recordName is a record's Name (or Subject, or LastName), for display.

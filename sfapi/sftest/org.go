@@ -1,6 +1,7 @@
 package sftest
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"math"
@@ -519,4 +520,30 @@ func (o *Org) sortedObjs() []*objState {
 	s := append([]*objState(nil), o.objs...)
 	sort.Slice(s, func(i, j int) bool { return s[i].obj.Name < s[j].obj.Name })
 	return s
+}
+
+// ClientClock is the clock to give a client of this org (sfapi.Config's
+// Clock): it tells the org's time, as a client of a real org shares the
+// org's time (replication windows are checked against it), and sleeps
+// for real, at most MaxSleep when it is set (the emulator finishes Bulk
+// jobs at once: polls need not wait long).
+type ClientClock struct {
+	Org      *Org
+	MaxSleep time.Duration
+}
+
+func (c ClientClock) Now() time.Time { return c.Org.Now() }
+
+func (c ClientClock) Sleep(ctx context.Context, d time.Duration) error {
+	if c.MaxSleep > 0 {
+		d = min(d, c.MaxSleep)
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
