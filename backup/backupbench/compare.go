@@ -248,8 +248,6 @@ func NewClient(srv *sftest.Server) (*sfapi.Client, error) {
 	})
 }
 
-
-
 // Table formats the rows as Markdown. Incremental rows also show their time
 // and new bytes as a share of the same contender's full step (the issue's
 // targets for a synthetic snapshot: ≤ 5% and ≤ 3%).
