@@ -30,7 +30,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -532,12 +533,7 @@ func (e *engine) result(snap *repo.Snapshot, resumed bool, start time.Time) *Res
 		m := e.meta
 		res.Metadata = &m
 	}
-	names := make([]string, 0, len(snap.Objects))
-	for n := range snap.Objects {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, n := range names {
+	for _, n := range slices.Sorted(maps.Keys(snap.Objects)) {
 		st := snap.Objects[n]
 		or := ObjectResult{Name: n, Mode: e.mode[n], Records: st.Records, Added: st.Added, Changed: st.Changed, Deleted: st.Deleted}
 		if f := e.fetched[n]; f != nil {

@@ -278,6 +278,17 @@ func readJSON(r *http.Request, v any) error {
 	return dec.Decode(v)
 }
 
+// readFields reads a record body (field → value); on bad JSON it answers
+// the error and returns false.
+func readFields(c *reqCtx) (map[string]any, bool) {
+	fields := map[string]any{}
+	if err := readJSON(c.r, &fields); err != nil {
+		jsonParseErr(c, err)
+		return nil, false
+	}
+	return fields, true
+}
+
 func jsonParseErr(c *reqCtx, err error) {
 	writeErr(c.w, 400, "JSON_PARSER_ERROR", "The request body is either invalid or incomplete: "+err.Error())
 }
@@ -352,9 +363,8 @@ func (o *Org) recordOp(c *reqCtx, st *objState, id string) {
 		c.w.WriteHeader(200)
 		c.w.Write(b)
 	case http.MethodPatch:
-		fields := map[string]any{}
-		if err := readJSON(c.r, &fields); err != nil {
-			jsonParseErr(c, err)
+		fields, ok := readFields(c)
+		if !ok {
 			return
 		}
 		o.mu.Lock()
@@ -435,9 +445,8 @@ func (o *Org) upsertOne(c *reqCtx, st *objState, f *Field, value string) {
 		c.segs = []string{"sobjects", st.obj.Name, makeID(st.obj.KeyPrefix, idCounter+idxs[0])}
 		o.recordOp(c, st, c.segs[2])
 	case http.MethodPatch:
-		fields := map[string]any{}
-		if err := readJSON(c.r, &fields); err != nil {
-			jsonParseErr(c, err)
+		fields, ok := readFields(c)
+		if !ok {
 			return
 		}
 		o.mu.Lock()

@@ -522,12 +522,7 @@ func (o *Org) parseSOQL(q string) (*query, *Error) {
 			return nil, err
 		}
 		for {
-			t := p.next()
-			if t.kind != tIdent {
-				p.i--
-				return nil, p.unexpected()
-			}
-			f, err := p.resolve(t.text, t.pos)
+			f, err := p.fieldOperand()
 			if err != nil {
 				return nil, err
 			}
@@ -720,13 +715,18 @@ func (p *parser) parseNot() (expr, *Error) {
 	return p.parseCmp()
 }
 
-func (p *parser) parseCmp() (expr, *Error) {
+// fieldOperand reads a field name (or dotted path) and resolves it.
+func (p *parser) fieldOperand() (selField, *Error) {
 	t := p.next()
 	if t.kind != tIdent {
 		p.i--
-		return nil, p.unexpected()
+		return selField{}, p.unexpected()
 	}
-	f, err := p.resolve(t.text, t.pos)
+	return p.resolve(t.text, t.pos)
+}
+
+func (p *parser) parseCmp() (expr, *Error) {
+	f, err := p.fieldOperand()
 	if err != nil {
 		return nil, err
 	}
