@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
-	"sort"
 	"strings"
 	"time"
 
@@ -136,47 +135,13 @@ func (r *Repository) Snapshots(ctx context.Context, bad func(name string, err er
 		}
 		return nil
 	})
-	sort.Slice(out, func(i, j int) bool {
-		if !out[i].Time.Equal(out[j].Time) {
-			return out[i].Time.Before(out[j].Time)
-		}
-		return out[i].ID.String() < out[j].ID.String()
-	})
+	sortSnapshots(out)
 	return out, err
 }
 
-// FindSnapshot resolves a unique hex prefix (at least 4 characters) of a
-// snapshot ID, or a ref name.
+// FindSnapshot resolves a revision (see ResolveRevision).
 func (r *Repository) FindSnapshot(ctx context.Context, rev string) (*Snapshot, error) {
-	if id, _, err := r.Ref(ctx, rev); err == nil {
-		return r.LoadSnapshot(ctx, id)
-	} else if !errors.Is(err, ErrNotFound) {
-		return nil, err
-	}
-	if len(rev) < 4 || strings.Trim(strings.ToLower(rev), "0123456789abcdef") != "" {
-		return nil, fmt.Errorf("snapshot %q: %w (give a ref name or at least 4 hex characters of an id)", rev, ErrNotFound)
-	}
-	var match []string
-	err := r.be.List(ctx, backend.Snapshots, func(fi backend.FileInfo) error {
-		if strings.HasPrefix(fi.Name, strings.ToLower(rev)) {
-			match = append(match, fi.Name)
-		}
-		return nil
-	})
-	if err != nil {
-		return nil, err
-	}
-	switch len(match) {
-	case 0:
-		return nil, fmt.Errorf("snapshot %q: %w", rev, ErrNotFound)
-	case 1:
-		id, err := crypto.ParseID(match[0])
-		if err != nil {
-			return nil, err
-		}
-		return r.LoadSnapshot(ctx, id)
-	}
-	return nil, fmt.Errorf("snapshot prefix %q is ambiguous: %d snapshots match, give more characters", rev, len(match))
+	return r.ResolveRevision(ctx, rev)
 }
 
 var refRE = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$`)

@@ -42,7 +42,8 @@ func exitCode(err error) int {
 	switch {
 	case err == nil:
 		return exitOK
-	case errors.As(err, &ue):
+	case errors.As(err, &ue),
+		errors.Is(err, repo.ErrBadRevision), errors.Is(err, repo.ErrUnknownRevision), errors.Is(err, repo.ErrAmbiguousRevision):
 		return exitUsage
 	case errors.As(err, &ae):
 		return exitAlert
