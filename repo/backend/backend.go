@@ -113,7 +113,24 @@ var (
 	ErrNotExist     = errors.New("file does not exist")
 	ErrExists       = errors.New("file already exists")
 	ErrPrecondition = errors.New("file changed since it was read")
+	// ErrPermanent marks failures another attempt cannot fix (access
+	// denied, no such bucket, a wrong region), so retry layers give up at
+	// once instead of backing off for minutes.
+	ErrPermanent = errors.New("permanent storage error")
 )
 
 // IsNotExist reports whether err says the file is missing.
 func IsNotExist(err error) bool { return errors.Is(err, ErrNotExist) }
+
+// ListConfig is List for the Config type, which is one file without a name:
+// backends list it by a Stat, and an absent config lists nothing.
+func ListConfig(ctx context.Context, b Backend, fn func(FileInfo) error) error {
+	fi, err := b.Stat(ctx, Handle{Type: Config})
+	if IsNotExist(err) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return fn(fi)
+}

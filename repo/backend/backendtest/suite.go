@@ -30,6 +30,7 @@ func Run(t *testing.T, newBackend func(t *testing.T) backend.Backend) {
 		{"CompareAndSwap", testCompareAndSwap},
 		{"RacingCreates", testRacingCreates},
 		{"BadNames", testBadNames},
+		{"LargeFile", testLargeFile},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -230,5 +231,34 @@ func testBadNames(t *testing.T, b backend.Backend) {
 		if err := b.Save(ctx, pack(name), []byte("x"), backend.SaveOptions{}); err == nil {
 			t.Errorf("Save(%q) accepted", name)
 		}
+	}
+}
+
+// testLargeFile: a file larger than a pack (S3 backends in the tests upload
+// it in parts) reads back whole and in ranges that straddle part borders.
+func testLargeFile(t *testing.T, b backend.Backend) {
+	data := make([]byte, 11<<20+12345)
+	x := uint32(2463534242)
+	for i := range data {
+		x ^= x << 13
+		x ^= x >> 17
+		x ^= x << 5
+		data[i] = byte(x)
+	}
+	h := pack("2611/dlarge")
+	if err := b.Save(ctx, h, data, backend.SaveOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := b.Load(ctx, h, 0, -1)
+	if err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("load = %d bytes, %v; want the %d saved", len(got), err, len(data))
+	}
+	off := int64(5<<20 - 100)
+	got, err = b.Load(ctx, h, off, 200)
+	if err != nil || !bytes.Equal(got, data[off:off+200]) {
+		t.Fatalf("ranged load across a part border = %d bytes, %v", len(got), err)
+	}
+	if fi, err := b.Stat(ctx, h); err != nil || fi.Size != int64(len(data)) {
+		t.Fatalf("stat = %+v, %v", fi, err)
 	}
 }

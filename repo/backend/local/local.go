@@ -256,14 +256,7 @@ func statFile(path, name string) (backend.FileInfo, error) {
 // List implements backend.Backend.
 func (b *Backend) List(ctx context.Context, t backend.FileType, fn func(backend.FileInfo) error) error {
 	if t == backend.Config {
-		fi, err := b.Stat(ctx, backend.Handle{Type: backend.Config})
-		if backend.IsNotExist(err) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		return fn(fi)
+		return backend.ListConfig(ctx, b, fn)
 	}
 	dir := filepath.Join(b.root, string(t))
 	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
