@@ -81,7 +81,7 @@ func newApp() *cli.App {
 			newKeyCommand(),
 			newOrgCommand(),
 			newSnapshotCommand(),
-			newSnapshotsCommand(),
+			newLogCommand(),
 			newCheckCommand(),
 			newRepairCommand(),
 			newStatsCommand(),
