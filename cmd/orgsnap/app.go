@@ -82,6 +82,7 @@ func newApp() *cli.App {
 			newOrgCommand(),
 			newSnapshotCommand(),
 			newLogCommand(),
+			newDiffCommand(),
 			newCheckCommand(),
 			newRepairCommand(),
 			newStatsCommand(),

@@ -1,9 +1,7 @@
 package main
 
 import (
-	"fmt"
 	"os"
-	"sort"
 	"strings"
 	"time"
 
@@ -11,7 +9,6 @@ import (
 
 	"github.com/orgsnap/orgsnap/backup"
 	"github.com/orgsnap/orgsnap/repo"
-	"github.com/orgsnap/orgsnap/repo/record"
 	"github.com/orgsnap/orgsnap/sfapi"
 	"github.com/orgsnap/orgsnap/sfapi/sftest"
 )
@@ -111,11 +108,18 @@ func demoAction(c *cli.Context) error {
 		shown++
 		switch ch.Kind {
 		case repo.Added:
-			out(c, "  + %s %s %s\n", ch.Object, ch.ID, recordName(ch.New))
+			out(c, "  + %s %s %s\n", ch.Object, ch.ID, recordLabel(ch.New))
 		case repo.Deleted:
-			out(c, "  - %s %s %s\n", ch.Object, ch.ID, recordName(ch.Old))
+			out(c, "  - %s %s %s\n", ch.Object, ch.ID, recordLabel(ch.Old))
 		default:
-			out(c, "  ~ %s %s: %s\n", ch.Object, ch.ID, fieldDiff(ch.Old, ch.New))
+			var d []string
+			for _, f := range fieldChanges(ch.Old, ch.New) {
+				d = append(d, f.Name+": "+showValue(f.Old)+" → "+showValue(f.New))
+			}
+			if len(d) > 2 {
+				d = append(d[:2], "…")
+			}
+			out(c, "  ~ %s %s: %s\n", ch.Object, ch.ID, strings.Join(d, ", "))
 		}
 		return nil
 	})
@@ -134,49 +138,3 @@ func demoAction(c *cli.Context) error {
 	return nil
 }
 
-// recordName is a record's Name (or Subject, or LastName), for display.
-func recordName(r record.Record) string {
-	for _, n := range []string{"Name", "Subject", "LastName", "Title"} {
-		if f, ok := r.Get(n); ok && f.Value != "" {
-			return strconvQuote(f.Value)
-		}
-	}
-	return ""
-}
-
-func strconvQuote(s string) string { return fmt.Sprintf("%q", s) }
-
-func fieldDiff(a, b record.Record) string {
-	var d []string
-	show := func(f record.Field, ok bool) string {
-		switch {
-		case !ok:
-			return "(absent)"
-		case f.Kind == record.String:
-			return fmt.Sprintf("%q", f.Value)
-		case f.Kind == record.Null:
-			return "null"
-		}
-		return f.Value
-	}
-	names := map[string]bool{}
-	for _, f := range append(append(record.Record(nil), a...), b...) {
-		names[f.Name] = true
-	}
-	sorted := make([]string, 0, len(names))
-	for n := range names {
-		sorted = append(sorted, n)
-	}
-	sort.Strings(sorted)
-	for _, n := range sorted {
-		fa, aok := a.Get(n)
-		fb, bok := b.Get(n)
-		if aok != bok || fa != fb {
-			d = append(d, n+": "+show(fa, aok)+" → "+show(fb, bok))
-		}
-	}
-	if len(d) > 2 {
-		d = append(d[:2], "…")
-	}
-	return strings.Join(d, ", ")
-}
