@@ -137,4 +137,3 @@ func demoAction(c *cli.Context) error {
 	}
 	return nil
 }
-
