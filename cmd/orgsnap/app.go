@@ -83,6 +83,7 @@ func newApp() *cli.App {
 			newSnapshotCommand(),
 			newLogCommand(),
 			newDiffCommand(),
+			newHistoryCommand(),
 			newCheckCommand(),
 			newRepairCommand(),
 			newStatsCommand(),
