@@ -23,6 +23,11 @@ func (c *Client) getJSON(ctx context.Context, fam Family, path string, q url.Val
 // sendJSON sends body (marshalled) and decodes the answer into v (if non-nil
 // and the answer has a body).
 func (c *Client) sendJSON(ctx context.Context, fam Family, method, path string, q url.Values, body, v any, idempotent bool) (*response, error) {
+	return c.sendJSONHeader(ctx, fam, method, path, q, nil, body, v, idempotent)
+}
+
+// sendJSONHeader is sendJSON with extra request headers.
+func (c *Client) sendJSONHeader(ctx context.Context, fam Family, method, path string, q url.Values, h http.Header, body, v any, idempotent bool) (*response, error) {
 	var b []byte
 	if body != nil {
 		var err error
@@ -30,7 +35,7 @@ func (c *Client) sendJSON(ctx context.Context, fam Family, method, path string, 
 			return nil, fmt.Errorf("encoding %s %s request: %w", method, path, err)
 		}
 	}
-	r := &call{family: fam, method: method, path: path, query: q, body: b, idempotent: idempotent}
+	r := &call{family: fam, method: method, path: path, query: q, header: h, body: b, idempotent: idempotent}
 	if b != nil {
 		r.contentType = "application/json"
 	}
@@ -463,7 +468,14 @@ type CollectionOptions struct {
 	// AllOrNone rolls back the whole call when any record fails. Only
 	// honoured within one call, so it is refused for more than 200 records.
 	AllOrNone bool
+	// AllowDuplicates saves records that an active duplicate rule would
+	// block (Sforce-Duplicate-Rule-Header: allowSave=true); rules that
+	// only alert never block.
+	AllowDuplicates bool
 }
+
+// DuplicateRuleHeader is the header that lets a write save duplicates.
+const DuplicateRuleHeader = "Sforce-Duplicate-Rule-Header"
 
 func withType(object string, recs []Fields) ([]Fields, error) {
 	out := make([]Fields, len(recs))
@@ -494,7 +506,11 @@ func (c *Client) collection(ctx context.Context, method, path string, records []
 		chunk := records[start:min(start+MaxCollection, len(records))]
 		body := map[string]any{"allOrNone": opts.AllOrNone, "records": chunk}
 		var rs []SaveResult
-		if _, err := c.sendJSON(ctx, FamilyREST, method, path, nil, body, &rs, idempotent); err != nil {
+		var h http.Header
+		if opts.AllowDuplicates {
+			h = http.Header{DuplicateRuleHeader: {"allowSave=true"}}
+		}
+		if _, err := c.sendJSONHeader(ctx, FamilyREST, method, path, nil, h, body, &rs, idempotent); err != nil {
 			return results, fmt.Errorf("records %d–%d: %w", start, start+len(chunk)-1, err)
 		}
 		if len(rs) != len(chunk) {
