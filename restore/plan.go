@@ -93,7 +93,7 @@ type engine struct {
 	oplans   map[string]*ObjectPlan
 	results  []Result
 	j        *journal
-	owner    string // fallback owner Id
+	owner    string          // fallback owner Id
 	matched  map[string]bool // cross-org: objects already matched
 }
 

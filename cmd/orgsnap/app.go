@@ -23,6 +23,7 @@ const (
 	exitCheckFailed   = 3  // check found damage
 	exitAlert         = 4  // the snapshot was taken but alert thresholds were crossed
 	exitStopped       = 5  // the snapshot stopped early (API budget, Ctrl-C); the next run resumes it
+	exitRestoreFailed = 6  // a restore finished but Salesforce refused some records (see its results)
 	exitNoRepository  = 10 // no repository where one was expected
 	exitLocked        = 11 // another process holds the repository
 	exitWrongPassword = 12 // no key slot opens with the password
@@ -39,6 +40,7 @@ func exitCode(err error) int {
 	var ue usageError
 	var ae alertError
 	var se stoppedError
+	var rf restoreFailedError
 	switch {
 	case err == nil:
 		return exitOK
@@ -49,6 +51,8 @@ func exitCode(err error) int {
 		return exitAlert
 	case errors.As(err, &se):
 		return exitStopped
+	case errors.As(err, &rf):
+		return exitRestoreFailed
 	case errors.Is(err, repo.ErrWrongPassword):
 		return exitWrongPassword
 	case errors.Is(err, repo.ErrLocked):
@@ -81,6 +85,7 @@ func newApp() *cli.App {
 			newKeyCommand(),
 			newOrgCommand(),
 			newSnapshotCommand(),
+			newRestoreCommand(),
 			newLogCommand(),
 			newDiffCommand(),
 			newHistoryCommand(),
