@@ -1,0 +1,258 @@
+package remote
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/orgsnap/orgsnap/repo"
+	"github.com/orgsnap/orgsnap/repo/backend"
+	"github.com/orgsnap/orgsnap/repo/crypto"
+	"github.com/orgsnap/orgsnap/repo/pack"
+)
+
+// Push uploads what the remote lacks, in the order that keeps it
+// consistent at every step (backend.AllTypes): config, key slots,
+// settings, packs, snapshots, then refs. Packs already on the remote are
+// not sent again, so a push that was killed resumes where it stopped.
+//
+// Refs move by compare-and-swap: a ref is created only if absent and
+// replaced only if it still names the snapshot read a moment before. A
+// remote ref that is an ancestor of the local one fast-forwards; one that
+// names snapshots the local repository lacks is left alone and Push
+// returns ErrRemoteAhead (unless o.Force): racing pushes never lose a
+// snapshot, the loser is told to pull first.
+//
+// Finally Push mirrors local removals (see mirrorRemovals). r must be
+// opened writable (its index tells a pruned pack from a lost one).
+func Push(ctx context.Context, r *repo.Repository, remoteName string, rb backend.Backend, o Options) (*Transfer, error) {
+	o.defaults()
+	lb := r.Backend()
+	t := &Transfer{}
+	cfg, empty, err := sameRepository(ctx, lb, rb)
+	if err != nil {
+		return nil, err
+	}
+	if empty {
+		err := rb.Save(ctx, backend.Handle{Type: backend.Config}, cfg, backend.SaveOptions{IfNotExists: true})
+		if errors.Is(err, backend.ErrExists) { // another push created it first
+			_, _, err = sameRepository(ctx, lb, rb)
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	lock, err := lockShared(ctx, rb, &o)
+	if err != nil {
+		return nil, err
+	}
+	defer lock.release(ctx)
+
+	up := &copier{src: lb, dst: rb, o: &o, verb: "uploading", t: t}
+	if err := copyMissing(ctx, up, backend.Keys); err != nil {
+		return t, err
+	}
+	// Settings are mutable: the local copy wins. Remote definitions stay
+	// home (they may hold this machine's credentials).
+	ls, err := listNames(ctx, lb, backend.Settings)
+	if err != nil {
+		return t, err
+	}
+	if ls, err = sharedSettings(ctx, r, ls); err != nil {
+		return t, err
+	}
+	changed, err := differing(ctx, lb, rb, backend.Settings, sortedNames(ls))
+	if err != nil {
+		return t, err
+	}
+	if err := up.small(ctx, backend.Settings, changed, true); err != nil {
+		return t, err
+	}
+
+	// Snapshots are listed before packs: a snapshot is written after its
+	// packs, so every pack a listed snapshot needs is in the pack listing.
+	lsnap, err := listNames(ctx, lb, backend.Snapshots)
+	if err != nil {
+		return t, err
+	}
+	todo, err := packsToCopy(ctx, lb, rb, nil, t)
+	if err != nil {
+		return t, err
+	}
+	if err := up.packs(ctx, todo); err != nil {
+		return t, err
+	}
+	rsnap, err := listNames(ctx, rb, backend.Snapshots)
+	if err != nil {
+		return t, err
+	}
+	before := t.Files
+	if err := up.small(ctx, backend.Snapshots, missing(lsnap, rsnap), false); err != nil {
+		return t, err
+	}
+	t.Snapshots, t.Files = t.Files-before, before
+	if err := copyMissing(ctx, up, backend.Audit); err != nil {
+		return t, err
+	}
+
+	// Refs.
+	o.Progress("updating refs")
+	refs, err := r.Refs(ctx)
+	if err != nil {
+		return t, err
+	}
+	rv := r.On(rb)
+	var rejected []string
+	for _, name := range sortedKeys(refs) {
+		u, err := moveRef(ctx, rv, name, refs[name], r.LoadSnapshot, rv.LoadSnapshot, o.Force)
+		if err != nil {
+			return t, err
+		}
+		t.Refs = append(t.Refs, u)
+		if u.Status == RefDiverged {
+			rejected = append(rejected, name)
+		}
+	}
+	if remoteRefs, err := rv.Refs(ctx); err == nil {
+		if err := saveTrackingRefs(ctx, r, remoteName, remoteRefs); err != nil {
+			return t, err
+		}
+	}
+	if err := mirrorRemovals(ctx, r, rb, lock, &o, t); err != nil {
+		return t, err
+	}
+	if len(rejected) > 0 {
+		return t, fmt.Errorf("%w (ref %s): run `orgsnap pull %s` first, then push again (everything else was pushed; `push --force` moves the ref anyway and leaves the remote's snapshots unnamed)",
+			ErrRemoteAhead, strings.Join(rejected, ", "), remoteName)
+	}
+	return t, nil
+}
+
+// mirrorRemovals makes the remote lose what the local repository
+// deliberately removed, only after the remote's snapshots and refs are
+// up to date:
+//   - remote snapshots the removal record names are deleted;
+//   - then remote packs the local repository does not have — provided every
+//     snapshot left on the remote is also local (so the local packs cover
+//     them all), the local index does not still list the pack (then it was
+//     lost here, not pruned, and the remote copy is the backup), and no
+//     other machine holds a lock on the remote.
+//
+// Otherwise nothing is deleted and t.RemovalSkipped says why; the next
+// push tries again.
+func mirrorRemovals(ctx context.Context, r *repo.Repository, rb backend.Backend, mine *remoteLock, o *Options, t *Transfer) error {
+	lb := r.Backend()
+	lsnap, err := listNames(ctx, lb, backend.Snapshots)
+	if err != nil {
+		return err
+	}
+	rsnap, err := listNames(ctx, rb, backend.Snapshots)
+	if err != nil {
+		return err
+	}
+	var drop []string
+	remoteOnly := 0
+	for _, n := range missing(rsnap, lsnap) {
+		id, err := crypto.ParseID(n)
+		removed := false
+		if err == nil && o.Removed != nil {
+			if removed, err = o.Removed.SnapshotRemoved(ctx, id); err != nil {
+				return err
+			}
+		}
+		if removed {
+			drop = append(drop, n)
+		} else {
+			remoteOnly++
+		}
+	}
+	lp, err := listNames(ctx, lb, backend.Packs)
+	if err != nil {
+		return err
+	}
+	rp, err := listNames(ctx, rb, backend.Packs)
+	if err != nil {
+		return err
+	}
+	var extra []string
+	lost := 0
+	for _, n := range missing(rp, lp) {
+		_, _, id, err := pack.ParseName(n)
+		if err != nil {
+			continue // not a pack of ours: leave it
+		}
+		if has, err := r.Index().HasPack(id); err != nil {
+			return err
+		} else if has {
+			lost++
+			continue
+		}
+		extra = append(extra, n)
+	}
+	if len(drop) == 0 && len(extra) == 0 {
+		return nil
+	}
+	if remoteOnly > 0 {
+		t.RemovalSkipped = fmt.Sprintf("the remote has %d snapshots this repository does not have: pull them, then push again to remove pruned data there", remoteOnly)
+		return nil
+	}
+	excl, err := lockExclusive(ctx, rb, mine, o)
+	if err != nil {
+		return err
+	}
+	if excl == nil {
+		t.RemovalSkipped = "another machine is using the remote: pruned data is removed there by the next push"
+		return nil
+	}
+	defer excl.release(ctx)
+	o.Progress(fmt.Sprintf("removing %d snapshots and %d packs from the remote", len(drop), len(extra)))
+	for _, n := range drop {
+		if err := rb.Remove(ctx, backend.Handle{Type: backend.Snapshots, Name: n}); err != nil {
+			return err
+		}
+		t.RemovedSnapshots++
+	}
+	for _, n := range extra {
+		if err := rb.Remove(ctx, backend.Handle{Type: backend.Packs, Name: n}); err != nil {
+			return err
+		}
+		t.RemovedPacks++
+	}
+	if lost > 0 {
+		t.RemovalSkipped = fmt.Sprintf("%d packs are on the remote but missing here although the index lists them: kept there (run `orgsnap check`)", lost)
+	}
+	return nil
+}
+
+// copyMissing copies files of type t the destination lacks (create-only).
+func copyMissing(ctx context.Context, c *copier, t backend.FileType) error {
+	src, err := listNames(ctx, c.src, t)
+	if err != nil {
+		return err
+	}
+	dst, err := listNames(ctx, c.dst, t)
+	if err != nil {
+		return err
+	}
+	return c.small(ctx, t, missing(src, dst), false)
+}
+
+func sortedNames(m map[string]backend.FileInfo) []string {
+	out := make([]string, 0, len(m))
+	for n := range m {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func sortedKeys(m map[string]crypto.ID) []string {
+	out := make([]string, 0, len(m))
+	for n := range m {
+		out = append(out, n)
+	}
+	sort.Strings(out)
+	return out
+}
