@@ -78,11 +78,7 @@ func (r *Repository) SaveBlob(ctx context.Context, t pack.BlobType, group string
 	k := packKey{t.Kind(), group}
 	w := bs.writers[k]
 	if w == nil {
-		w, err = pack.NewWriter(r.key, k.kind, group, pack.Options{
-			FrameSize: r.cfg.FrameSize,
-			Level:     pack.Level(r.cfg.Compression),
-			Now:       func() int64 { return r.now().Unix() },
-		})
+		w, err = r.newPackWriter(k)
 		if err != nil {
 			bs.mu.Unlock()
 			return id, false, err
@@ -116,15 +112,8 @@ func (r *Repository) SaveBlob(ctx context.Context, t pack.BlobType, group string
 // savePack writes a finished pack, then indexes it (the write order that
 // keeps a crash harmless), then drops its blobs from pending.
 func (bs *blobStore) savePack(ctx context.Context, k packKey, w *pack.Writer) error {
-	data, id, tr, err := w.Finish()
+	_, tr, size, err := bs.r.storePack(ctx, k, w, false)
 	if err != nil {
-		return err
-	}
-	name := pack.Name(k.group, k.kind, id)
-	if err := bs.r.be.Save(ctx, backend.Handle{Type: backend.Packs, Name: name}, data, backend.SaveOptions{}); err != nil {
-		return fmt.Errorf("save pack %s: %w", name, err)
-	}
-	if err := bs.r.idx.AddPack(id, int64(len(data)), tr); err != nil {
 		return err
 	}
 	bs.mu.Lock()
@@ -136,9 +125,39 @@ func (bs *blobStore) savePack(ctx context.Context, k packKey, w *pack.Writer) er
 	bs.mu.Unlock()
 	bs.written.Lock()
 	bs.written.Packs++
-	bs.written.PackBytes += int64(len(data))
+	bs.written.PackBytes += size
 	bs.written.Unlock()
 	return nil
+}
+
+func (r *Repository) newPackWriter(k packKey) (*pack.Writer, error) {
+	return pack.NewWriter(r.key, k.kind, k.group, pack.Options{
+		FrameSize: r.cfg.FrameSize,
+		Level:     pack.Level(r.cfg.Compression),
+		Now:       func() int64 { return r.now().Unix() },
+	})
+}
+
+// storePack finishes a pack, saves it, then indexes it (the write order
+// that keeps a crash harmless). repacked moves its blobs' index entries to
+// it (prune's copies); otherwise blobs already indexed keep their entry.
+func (r *Repository) storePack(ctx context.Context, k packKey, w *pack.Writer, repacked bool) (crypto.ID, *pack.Trailer, int64, error) {
+	data, id, tr, err := w.Finish()
+	if err != nil {
+		return id, nil, 0, err
+	}
+	name := pack.Name(k.group, k.kind, id)
+	if err := r.be.Save(ctx, backend.Handle{Type: backend.Packs, Name: name}, data, backend.SaveOptions{}); err != nil {
+		return id, nil, 0, fmt.Errorf("save pack %s: %w", name, err)
+	}
+	add := r.idx.AddPack
+	if repacked {
+		add = r.idx.AddRepackedPack
+	}
+	if err := add(id, int64(len(data)), tr); err != nil {
+		return id, nil, 0, err
+	}
+	return id, tr, int64(len(data)), nil
 }
 
 // Flush saves every open pack. After Flush returns, every blob saved so far

@@ -103,7 +103,15 @@ func (r *Repository) Check(ctx context.Context, readData bool, progress func(str
 	}
 	rep.Snapshots = len(snaps)
 	for _, s := range snaps {
-		if err := r.walkSnapshot(ctx, s, used, func(p Problem) { add(p) }); err != nil {
+		sid := s.ID.Short()
+		mark := func(id crypto.ID, object string) (bool, error) {
+			if _, ok := used[id]; ok {
+				return false, nil
+			}
+			used[id] = use{sid, object}
+			return true, nil
+		}
+		if err := r.walkSnapshot(ctx, s, mark, func(p Problem) { add(p) }); err != nil {
 			return nil, err
 		}
 	}
@@ -221,21 +229,26 @@ func (r *Repository) readPackData(ctx context.Context, name string, tr *pack.Tra
 	return out
 }
 
-// walkSnapshot visits every blob a snapshot references, once per
-// repository (used doubles as the visited set, so subtrees shared between
-// snapshots are walked once).
-func (r *Repository) walkSnapshot(ctx context.Context, s *Snapshot, used map[crypto.ID]use, problem func(Problem)) error {
+// walkSnapshot visits every blob a snapshot references: tree nodes (root,
+// record base and delta, files), large-record blobs named by leaves, schema
+// and field-list table blobs, file indexes and their chunks. mark is told
+// each (non-zero) blob and says whether it is new; it doubles as the visited
+// set, so subtrees shared between snapshots are walked once. check keeps
+// that set in memory, prune in a pebble database on disk.
+func (r *Repository) walkSnapshot(ctx context.Context, s *Snapshot, markFn func(id crypto.ID, object string) (bool, error), problem func(Problem)) error {
 	sid := s.ID.Short()
 	st := nodeStore{r: r}
+	var markErr error
 	mark := func(id crypto.ID, object string) bool {
-		if id.IsZero() {
+		if id.IsZero() || markErr != nil {
 			return false
 		}
-		if _, ok := used[id]; ok {
+		first, err := markFn(id, object)
+		if err != nil {
+			markErr = err
 			return false
 		}
-		used[id] = use{sid, object}
-		return true
+		return first
 	}
 	walkTree := func(root crypto.ID, object string, leaf func(*tree.Node)) {
 		if root.IsZero() {
@@ -312,6 +325,9 @@ func (r *Repository) walkSnapshot(ctx context.Context, s *Snapshot, used map[cry
 				}
 			}
 		})
+	}
+	if markErr != nil {
+		return markErr
 	}
 	return ctx.Err()
 }

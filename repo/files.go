@@ -112,7 +112,13 @@ func (r *Repository) FileByChecksum(checksum string) (crypto.ID, bool, error) {
 	if err := r.writable(); err != nil {
 		return crypto.ID{}, false, err
 	}
-	return r.idx.ResolveAlias(r.key.Alias(checksumNamespace, []byte(checksum)))
+	id, ok, err := r.idx.ResolveAlias(r.key.Alias(checksumNamespace, []byte(checksum)))
+	if err != nil || !ok {
+		return id, ok, err
+	}
+	// An alias whose blob prune erased must not bring the file back.
+	has, err := r.HasBlob(id)
+	return id, has, err
 }
 
 // SaveFile chunks rd into the repository and returns the file index blob

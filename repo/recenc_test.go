@@ -221,8 +221,9 @@ func TestFieldSetChanges(t *testing.T) {
 		t.Fatalf("check: %v %+v", err, rep)
 	}
 	for _, s := range []*Snapshot{s1, s2, s3} {
-		used := map[crypto.ID]use{}
-		must(t, r.walkSnapshot(ctx, s, used, func(p Problem) { t.Errorf("walk: %+v", p) }))
+		used := map[crypto.ID]bool{}
+		mark := func(id crypto.ID, _ string) (bool, error) { first := !used[id]; used[id] = true; return first, nil }
+		must(t, r.walkSnapshot(ctx, s, mark, func(p Problem) { t.Errorf("walk: %+v", p) }))
 		o, _ := r.Object(ctx, s, "Account")
 		if _, ok := used[o.root.Table]; !ok {
 			t.Fatalf("check does not mark snapshot %s's table as referenced", s.ID.Short())

@@ -9,6 +9,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/orgsnap/orgsnap/repo"
+	"github.com/orgsnap/orgsnap/retention"
 )
 
 // version is stamped at release time with -ldflags "-X main.version=…".
@@ -24,6 +25,7 @@ const (
 	exitAlert         = 4  // the snapshot was taken but alert thresholds were crossed
 	exitStopped       = 5  // the snapshot stopped early (API budget, Ctrl-C); the next run resumes it
 	exitRestoreFailed = 6  // a restore finished but Salesforce refused some records (see its results)
+	exitNoPolicy      = 7  // forget has no retention rule: none given and none saved
 	exitNoRepository  = 10 // no repository where one was expected
 	exitLocked        = 11 // another process holds the repository
 	exitWrongPassword = 12 // no key slot opens with the password
@@ -53,6 +55,8 @@ func exitCode(err error) int {
 		return exitStopped
 	case errors.As(err, &rf):
 		return exitRestoreFailed
+	case errors.Is(err, retention.ErrEmptyPolicy):
+		return exitNoPolicy
 	case errors.Is(err, repo.ErrWrongPassword):
 		return exitWrongPassword
 	case errors.Is(err, repo.ErrLocked):
@@ -90,6 +94,8 @@ func newApp() *cli.App {
 			newDiffCommand(),
 			newHistoryCommand(),
 			newCheckCommand(),
+			newForgetCommand(),
+			newPruneCommand(),
 			newRepairCommand(),
 			newStatsCommand(),
 			newCatCommand(),

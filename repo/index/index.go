@@ -158,8 +158,11 @@ func aliasKey(id crypto.ID) []byte { return append([]byte{'A'}, id[:]...) }
 func seqKey(seq uint32) []byte     { return binary.BigEndian.AppendUint32([]byte{'Q'}, seq) }
 
 // HasPack reports whether the pack is indexed.
-func (ix *Index) HasPack(id crypto.ID) (bool, error) {
-	_, closer, err := ix.db.Get(packKey(id))
+func (ix *Index) HasPack(id crypto.ID) (bool, error) { return has(ix.db, packKey(id)) }
+
+// has reports whether key is in db.
+func has(db *pebble.DB, key []byte) (bool, error) {
+	_, closer, err := db.Get(key)
 	if errors.Is(err, pebble.ErrNotFound) {
 		return false, nil
 	}
@@ -174,6 +177,18 @@ func (ix *Index) HasPack(id crypto.ID) (bool, error) {
 // already indexed in another pack keep their first location (both copies are
 // valid; prune drops the redundant one).
 func (ix *Index) AddPack(id crypto.ID, size int64, tr *pack.Trailer) error {
+	return ix.addPack(id, size, tr, false)
+}
+
+// AddRepackedPack indexes a pack that prune wrote with live blobs copied out
+// of packs it is about to delete: every blob's entry is moved to the new
+// pack, in the same atomic batch, so the old packs hold only redundant
+// copies afterwards (and a crash at any point leaves every blob indexed).
+func (ix *Index) AddRepackedPack(id crypto.ID, size int64, tr *pack.Trailer) error {
+	return ix.addPack(id, size, tr, true)
+}
+
+func (ix *Index) addPack(id crypto.ID, size int64, tr *pack.Trailer, move bool) error {
 	if has, err := ix.HasPack(id); err != nil || has {
 		return err
 	}
@@ -196,7 +211,7 @@ func (ix *Index) AddPack(id crypto.ID, size int64, tr *pack.Trailer) error {
 		for _, bl := range f.Blobs {
 			if ok, err := ix.Has(bl.ID); err != nil {
 				return err
-			} else if !ok {
+			} else if !ok || move {
 				v = binary.AppendUvarint(v[:0], uint64(seq))
 				v = append(v, byte(bl.Type))
 				v = binary.AppendUvarint(v, f.Offset)
@@ -219,17 +234,33 @@ func (ix *Index) AddPack(id crypto.ID, size int64, tr *pack.Trailer) error {
 	return nil
 }
 
+// PackOf returns the indexed pack a blob's entry points to.
+func (ix *Index) PackOf(id crypto.ID) (crypto.ID, bool, error) {
+	v, closer, err := ix.db.Get(blobKey(id))
+	if errors.Is(err, pebble.ErrNotFound) {
+		return crypto.ID{}, false, nil
+	}
+	if err != nil {
+		return crypto.ID{}, false, err
+	}
+	seq, n := binary.Uvarint(v)
+	closer.Close()
+	if n <= 0 {
+		return crypto.ID{}, false, fmt.Errorf("index entry %s: truncated", id.Short())
+	}
+	ix.mu.Lock()
+	p, ok := ix.packs[uint32(seq)]
+	ix.mu.Unlock()
+	return p.ID, ok, nil
+}
+
 // Has reports whether a blob is indexed.
 func (ix *Index) Has(id crypto.ID) (bool, error) {
-	_, closer, err := ix.db.Get(blobKey(id))
-	if errors.Is(err, pebble.ErrNotFound) {
-		return false, nil
-	}
+	ok, err := has(ix.db, blobKey(id))
 	if err != nil {
 		return false, fmt.Errorf("index lookup %s: %w", id.Short(), err)
 	}
-	closer.Close()
-	return true, nil
+	return ok, nil
 }
 
 // Lookup finds a blob.
@@ -327,9 +358,12 @@ func (ix *Index) EachBlob(fn func(id crypto.ID, loc Location) error) error {
 	return it.Error()
 }
 
-// RemovePack drops a pack and every blob entry that points into it, and
-// compacts the affected key ranges so the entries are physically gone.
-func (ix *Index) RemovePack(id crypto.ID) error {
+// RemovePack drops a pack and every blob entry that points into it, in one
+// synced batch. tr is the pack's trailer: its blob list is the pack's key
+// range, so the work is proportional to the pack, not to the index. An alias
+// goes with its blob when that blob's entry goes. With tr nil (the pack file
+// is gone and its trailer with it) every blob entry is scanned instead.
+func (ix *Index) RemovePack(id crypto.ID, tr *pack.Trailer) error {
 	ix.mu.Lock()
 	var info PackInfo
 	found := false
@@ -345,14 +379,48 @@ func (ix *Index) RemovePack(id crypto.ID) error {
 	}
 	b := ix.db.NewBatch()
 	defer b.Close()
-	err := ix.EachBlob(func(bid crypto.ID, loc Location) error {
-		if loc.packSeq == info.seq {
-			b.Delete(blobKey(bid), nil)
+	pointsHere := func(bid crypto.ID) (bool, error) {
+		v, closer, err := ix.db.Get(blobKey(bid))
+		if errors.Is(err, pebble.ErrNotFound) {
+			return false, nil
 		}
-		return nil
-	})
-	if err != nil {
-		return err
+		if err != nil {
+			return false, err
+		}
+		seq, _ := binary.Uvarint(v)
+		closer.Close()
+		return uint32(seq) == info.seq, nil
+	}
+	if tr != nil {
+		for _, f := range tr.Frames {
+			for _, bl := range f.Blobs {
+				here, err := pointsHere(bl.ID)
+				if err != nil {
+					return err
+				}
+				if !here {
+					continue // a copy elsewhere is the indexed one
+				}
+				b.Delete(blobKey(bl.ID), nil)
+				if bl.HasAlias {
+					if target, ok, err := ix.ResolveAlias(bl.Alias); err != nil {
+						return err
+					} else if ok && target == bl.ID {
+						b.Delete(aliasKey(bl.Alias), nil)
+					}
+				}
+			}
+		}
+	} else {
+		err := ix.EachBlob(func(bid crypto.ID, loc Location) error {
+			if loc.packSeq == info.seq {
+				b.Delete(blobKey(bid), nil)
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
 	}
 	b.Delete(packKey(id), nil)
 	b.Delete(seqKey(info.seq), nil)
@@ -363,6 +431,76 @@ func (ix *Index) RemovePack(id crypto.ID) error {
 	delete(ix.packs, info.seq)
 	ix.mu.Unlock()
 	return nil
+}
+
+// DropStaleAliases deletes alias entries whose blob is no longer indexed
+// (left by an index that lost blobs another way), so that a lookup by
+// alias never names a blob that is gone.
+func (ix *Index) DropStaleAliases() (int, error) {
+	it, err := ix.db.NewIter(&pebble.IterOptions{LowerBound: []byte("A"), UpperBound: []byte("B")})
+	if err != nil {
+		return 0, err
+	}
+	defer it.Close()
+	b := ix.db.NewBatch()
+	defer b.Close()
+	n := 0
+	for it.First(); it.Valid(); it.Next() {
+		var id crypto.ID
+		copy(id[:], it.Value())
+		has, err := ix.Has(id)
+		if err != nil {
+			return n, err
+		}
+		if !has {
+			b.Delete(append([]byte(nil), it.Key()...), nil)
+			n++
+		}
+	}
+	if err := it.Error(); err != nil {
+		return n, err
+	}
+	return n, b.Commit(pebble.Sync)
+}
+
+// CopyTo writes every entry of the index into a new, empty index at dir.
+// Prune uses it to leave no trace of deleted entries: pebble may keep
+// deleted keys in obsolete sstables and recycled WAL files, while a fresh
+// database has only ever seen live entries.
+func (ix *Index) CopyTo(dir string) error {
+	dst, err := pebble.Open(dir, &pebble.Options{Logger: quietLogger{}})
+	if err != nil {
+		return fmt.Errorf("open index copy %s: %w", dir, err)
+	}
+	it, err := ix.db.NewIter(nil)
+	if err != nil {
+		dst.Close()
+		return err
+	}
+	b := dst.NewBatch()
+	for it.First(); it.Valid(); it.Next() {
+		b.Set(it.Key(), it.Value(), nil)
+		if b.Len() > 4<<20 {
+			if err = b.Commit(pebble.NoSync); err != nil {
+				break
+			}
+			b = dst.NewBatch()
+		}
+	}
+	if err == nil {
+		err = it.Error()
+	}
+	it.Close()
+	if err == nil {
+		err = b.Commit(pebble.Sync)
+	}
+	if err == nil {
+		err = dst.Flush()
+	}
+	if cerr := dst.Close(); err == nil {
+		err = cerr
+	}
+	return err
 }
 
 // Compact rewrites the whole index so deleted entries leave no trace on disk.
@@ -398,3 +536,6 @@ func (quietLogger) Errorf(string, ...interface{}) {}
 func (quietLogger) Fatalf(format string, args ...interface{}) {
 	panic(fmt.Sprintf("pebble: "+format, args...))
 }
+
+// Flush writes the memtable to disk.
+func (ix *Index) Flush() error { return ix.db.Flush() }

@@ -322,7 +322,8 @@ func (b *Backend) Clean() error {
 		if strings.HasPrefix(e.Name(), ".") {
 			continue
 		}
-		os.Remove(filepath.Join(dir, e.Name()))
+		// RemoveAll: prune's scratch databases are directories.
+		os.RemoveAll(filepath.Join(dir, e.Name()))
 	}
 	return nil
 }
