@@ -93,6 +93,7 @@ func newApp() *cli.App {
 			newLogCommand(),
 			newDiffCommand(),
 			newHistoryCommand(),
+			newShowCommand(),
 			newCheckCommand(),
 			newForgetCommand(),
 			newPruneCommand(),
