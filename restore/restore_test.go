@@ -198,10 +198,15 @@ func (e *env) checkRestored(s *repo.Snapshot, deleted map[string]string, idmap m
 // child Account (self-lookup) are deleted, some hard-deleted; a restore of
 // the Accounts with their children brings every record back equal to the
 // snapshot, relationships included, and a second run does nothing.
-func TestRestoreHierarchy(t *testing.T) {
-	e := newEnv(t, sftest.Options{Seed: 7, Records: 3000})
-	org := e.srv.Org
-
+// deleteHierarchy snapshots the org, then deletes n Accounts that have
+// Contacts, Opportunities (with line items), Cases and Invoices (with
+// their master-detail lines), their Tasks, and a child Account
+// (self-lookup); then hard-deletes the first Account, the child and
+// purge more of the rest (all when purge < 0). It returns the snapshot,
+// the Accounts, and every deleted record's object by Id.
+func deleteHierarchy(e *env, n, purge int) (*repo.Snapshot, []string, map[string]string) {
+	t, org := e.t, e.srv.Org
+	t.Helper()
 	// Accounts with contacts, opportunities with line items, cases, tasks
 	// and invoices with lines; plus a child account.
 	has := func(object, field, id string) int {
@@ -213,15 +218,19 @@ func TestRestoreHierarchy(t *testing.T) {
 			has("Invoice__c", "Account__c", a.ID) > 0 {
 			roots = append(roots, a.ID)
 		}
-		if len(roots) == 3 {
+		if len(roots) == n {
 			break
 		}
 	}
-	if len(roots) < 3 {
+	if len(roots) < n {
 		t.Fatalf("only %d suitable accounts", len(roots))
 	}
 	// A child account of roots[0] (self-lookup) that is deleted too.
-	child := records(t, org, "Account", func(r sftest.Record) bool { return r.ID != roots[0] && r.ID != roots[1] && r.ID != roots[2] })[5]
+	isRoot := map[string]bool{}
+	for _, a := range roots {
+		isRoot[a] = true
+	}
+	child := records(t, org, "Account", func(r sftest.Record) bool { return !isRoot[r.ID] })[5]
 	if err := org.Update(child.ID, map[string]any{"ParentId": roots[0]}); err != nil {
 		t.Fatal(err)
 	}
@@ -272,8 +281,17 @@ func TestRestoreHierarchy(t *testing.T) {
 	// Hard-delete one root with part of its hierarchy, and the child
 	// account: they come back with new Ids.
 	hard := 0
-	for id, obj := range deleted {
-		if id == roots[0] || id == child.ID || (obj != "Account" && hard < 12 && (obj == "Contact" || obj == "Opportunity" || obj == "Invoice__c" || obj == "Task")) {
+	ids := make([]string, 0, len(deleted))
+	for id := range deleted {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	for _, id := range ids {
+		obj := deleted[id]
+		if id == roots[0] || id == child.ID || purge < 0 || (obj != "Account" && hard < purge && (obj == "Contact" || obj == "Opportunity" || obj == "Invoice__c" || obj == "Task")) {
+			if _, ok := org.Get(id); !ok {
+				continue // purged with its master
+			}
 			if err := org.Purge(id); err != nil {
 				t.Fatalf("purge %s: %v", id, err)
 			}
@@ -283,6 +301,14 @@ func TestRestoreHierarchy(t *testing.T) {
 		}
 	}
 	t.Logf("deleted %d records (%d tasks, %d line items, %d invoice lines), hard-deleted %d + 2 accounts", len(deleted), len(tasks), len(lines), len(ilines), hard)
+	return s1, roots, deleted
+}
+
+
+func TestRestoreHierarchy(t *testing.T) {
+	e := newEnv(t, sftest.Options{Seed: 7, Records: 3000})
+	org := e.srv.Org
+	s1, roots, deleted := deleteHierarchy(e, 3, 12)
 
 	opts := Options{Snapshot: s1, Targets: []Target{{Object: "Account", IDs: roots}}, WithChildren: true, Depth: 3}
 	dry := opts
@@ -347,3 +373,149 @@ var _ = errors.Is
 var _ = fmt.Sprint
 var _ = sort.Strings
 var _ = strings.Cut
+
+// TestRollbackBadLoad: a load set Department on 10% of Contacts while
+// other fields changed legitimately, before and after the next snapshot;
+// restoring Department from the snapshot before the load, for what
+// changed in the load's window, reverts only that field, and keeps an
+// edit made to it after the window.
+func TestRollbackBadLoad(t *testing.T) {
+	e := newEnv(t, sftest.Options{Seed: 3, Records: 2500})
+	org := e.srv.Org
+	a := e.snapshot()
+	contacts := records(t, org, "Contact", func(sftest.Record) bool { return true })
+	before := map[string]sftest.Record{}
+	for _, c := range contacts {
+		before[c.ID] = c
+	}
+	var bad []string
+	for i, c := range contacts {
+		if i%10 == 0 {
+			bad = append(bad, c.ID)
+			if err := org.Update(c.ID, map[string]any{"Department": "Bad Load"}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if i%7 == 0 { // a legitimate change in the same window
+			if err := org.Update(c.ID, map[string]any{"Title": fmt.Sprintf("Title %d", i)}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	b := e.snapshot()
+	// After the window: someone fixes one record by hand, and edits others.
+	fixed := bad[1]
+	if err := org.Update(fixed, map[string]any{"Department": "Legal"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := org.Update(bad[2], map[string]any{"MobilePhone": "(555) 010-2000"}); err != nil {
+		t.Fatal(err)
+	}
+	afterB := map[string]sftest.Record{}
+	for _, c := range records(t, org, "Contact", func(sftest.Record) bool { return true }) {
+		afterB[c.ID] = c
+	}
+
+	rep, err := e.restore(Options{Snapshot: a, ChangedSince: a, Until: b, Fields: []string{"Contact.Department"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	updated := 0
+	for _, r := range rep.Results {
+		if r.Action == "update" {
+			updated++
+			if len(r.Fields) != 1 || r.Fields[0] != "Department" {
+				t.Errorf("update of %s wrote %v", r.OldID, r.Fields)
+			}
+		}
+	}
+	if updated != len(bad)-1 {
+		t.Errorf("%d records updated, want %d", updated, len(bad)-1)
+	}
+	for _, c := range records(t, org, "Contact", func(sftest.Record) bool { return true }) {
+		want := before[c.ID].Fields["Department"]
+		if c.ID == fixed {
+			want = "Legal"
+		}
+		if c.Fields["Department"] != want {
+			t.Errorf("%s Department = %v, want %v", c.ID, c.Fields["Department"], want)
+		}
+		for _, f := range []string{"Title", "MobilePhone", "Phone", "LastName"} {
+			if c.Fields[f] != afterB[c.ID].Fields[f] {
+				t.Errorf("%s %s = %v, changed from %v", c.ID, f, c.Fields[f], afterB[c.ID].Fields[f])
+			}
+		}
+	}
+	var buf strings.Builder
+	rep.Plan.WriteText(&buf)
+	if !strings.Contains(buf.String(), "changed in the org after") {
+		t.Errorf("the plan does not report the field edited after the window:\n%s", buf.String())
+	}
+}
+
+// TestValidationFailuresReported: a validation rule added after the
+// snapshot rejects some restored records; each is reported with
+// Salesforce's error, the others are restored, and every selected record
+// has a result.
+func TestValidationFailuresReported(t *testing.T) {
+	active := false
+	rule := sftest.ValidationRule{Object: "Contact", Name: "Phone_Required", Message: "A contact needs a phone number", ErrorField: "Phone",
+		Fails: func(r sftest.Record) bool { return active && r.Fields["Phone"] == nil }}
+	e := newEnv(t, sftest.Options{Seed: 5, Records: 2500, ValidationRules: []sftest.ValidationRule{rule}})
+	org := e.srv.Org
+	s := e.snapshot()
+	var ids []string
+	noPhone := 0
+	for _, c := range records(t, org, "Contact", func(sftest.Record) bool { return true }) {
+		if len(ids) == 60 {
+			break
+		}
+		ids = append(ids, c.ID)
+		if c.Fields["Phone"] == nil {
+			noPhone++
+		}
+		if err := org.Delete(c.ID); err != nil {
+			t.Fatal(err)
+		}
+		if err := org.Purge(c.ID); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if noPhone == 0 || noPhone == len(ids) {
+		t.Fatalf("fixture: %d of %d contacts lack a phone", noPhone, len(ids))
+	}
+	active = true
+	rep, err := e.restore(Options{Snapshot: s, Targets: []Target{{Object: "Contact", IDs: ids}}, NoParents: true})
+	if !errors.Is(err, ErrRecordsFailed) {
+		t.Fatalf("restore: %v", err)
+	}
+	seen := map[string]bool{}
+	failed, inserted := 0, 0
+	for _, r := range rep.Results {
+		seen[r.OldID] = true
+		if r.Action == "insert" && r.Status == "ok" {
+			inserted++
+		}
+		if r.Status == "failed" {
+			failed++
+			if r.Error != "FIELD_CUSTOM_VALIDATION_EXCEPTION" || !strings.Contains(r.Message, "needs a phone") {
+				t.Errorf("failure of %s: %s %s", r.OldID, r.Error, r.Message)
+			}
+		}
+	}
+	if failed != noPhone || rep.Failed != noPhone || inserted != len(ids)-noPhone {
+		t.Errorf("%d failed (report %d), %d inserted; want %d failed", failed, rep.Failed, inserted, noPhone)
+	}
+	for _, id := range ids {
+		if !seen[id] {
+			t.Errorf("no result for %s", id)
+		}
+	}
+	var csvOut strings.Builder
+	if err := WriteResultsCSV(&csvOut, rep.Results); err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(csvOut.String(), "FIELD_CUSTOM_VALIDATION_EXCEPTION"); n != noPhone {
+		t.Errorf("results CSV names %d validation failures, want %d", n, noPhone)
+	}
+}
