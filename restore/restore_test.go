@@ -304,7 +304,6 @@ func deleteHierarchy(e *env, n, purge int) (*repo.Snapshot, []string, map[string
 	return s1, roots, deleted
 }
 
-
 func TestRestoreHierarchy(t *testing.T) {
 	e := newEnv(t, sftest.Options{Seed: 7, Records: 3000})
 	org := e.srv.Org
