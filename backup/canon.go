@@ -470,26 +470,19 @@ func underNull(name string, nullRels []string) bool {
 // walkJSON converts the fields of one JSON object; prefix is the
 // relationship path of a nested object ("Owner." …).
 func (c *Canon) walkJSON(b *builder, raw []byte, prefix string, nullRels *[]string) error {
-	var m map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &m); err != nil {
-		return fmt.Errorf("backup: %s: REST record: %w", c.object, err)
-	}
-	if m == nil {
+	if t := bytes.TrimSpace(raw); string(t) == "null" {
 		return fmt.Errorf("backup: %s: REST record is null", c.object)
 	}
-	for k, v := range m {
+	err := eachMember(raw, func(k string, v []byte) error {
 		if k == "attributes" {
-			continue
+			return nil
 		}
 		path := prefix + k
 		if ci, ok := c.lookup(path); ok {
 			if b.spans[ci].set {
 				return fmt.Errorf("backup: %s: REST record has field %s twice", c.object, c.cols[ci].name)
 			}
-			if err := c.addJSON(b, ci, v); err != nil {
-				return err
-			}
-			continue
+			return c.addJSON(b, ci, v)
 		}
 		low := strings.ToLower(path)
 		isObj := len(v) > 0 && v[0] == '{'
@@ -503,14 +496,16 @@ func (c *Canon) walkJSON(b *builder, raw []byte, prefix string, nullRels *[]stri
 		case string(v) == "null":
 			*nullRels = append(*nullRels, low)
 		case isObj:
-			if err := c.walkJSON(b, v, path+".", nullRels); err != nil {
-				return err
-			}
+			return c.walkJSON(b, v, path+".", nullRels)
 		default:
 			return fmt.Errorf("backup: %s: REST relationship %s is %.40s, not an object or null", c.object, path, v)
 		}
+		return nil
+	})
+	if errors.Is(err, errBadJSON) {
+		return fmt.Errorf("backup: %s: REST record: %w", c.object, err)
 	}
-	return nil
+	return err
 }
 
 // addJSON converts one JSON value for column ci. Strings go through the

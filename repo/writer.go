@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"os"
 	"os/user"
+	"runtime"
 	"sort"
 	"time"
 
@@ -539,44 +540,38 @@ func (w *Writer) commitObject(ctx context.Context, ow *objWriter) (objectRoot, O
 // an entry equal to the base's value (or a tombstone for a key the base
 // lacks) is removed, so the delta invariant holds; the parent's and the new
 // effective values classify the change as added, changed or deleted.
+//
+// The base lookups are the cost: changes are spread over the whole base, so
+// settling reads (and decompresses) most of its frames however few records
+// changed. They run in batches of settleBatch keys, each batch split into
+// contiguous key ranges looked up on all cores (a range's keys share
+// paths and frames, so each frame is still read about once).
 func (w *Writer) settleDelta(ctx context.Context, parent objectRoot, edited crypto.ID, st *ObjectStats) (crypto.ID, error) {
 	store := nodeStore{r: w.r}
 	var drop [][]byte
-	eff := func(v []byte, ok bool) []byte {
-		if !ok || isTombstone(v) {
-			return nil
-		}
-		return v
-	}
-	inBaseTree := tree.NewGetter(ctx, store, parent.Base) // keys come in order: paths are shared
-	err := tree.Diff(ctx, store, parent.Delta, edited, func(c tree.Change) error {
-		bv, inBase, err := inBaseTree.Get(c.Key)
-		if err != nil {
+	batch := make([]settling, 0, settleBatch)
+	settle := func() error {
+		if err := lookupBase(ctx, store, parent.Base, batch); err != nil {
 			return err
 		}
-		base := eff(bv, inBase)
-		before := base
-		if c.Old != nil {
-			before = eff(c.Old, true)
-		}
-		after := base
-		if c.New != nil {
-			after = eff(c.New, true)
-			if bytes.Equal(after, base) && (after != nil || !inBase) {
-				drop = append(drop, append([]byte(nil), c.Key...))
+		for i := range batch {
+			if batch[i].classify(st) {
+				drop = append(drop, batch[i].key)
 			}
 		}
-		switch {
-		case bytes.Equal(before, after) && (before == nil) == (after == nil):
-		case before == nil:
-			st.Added++
-		case after == nil:
-			st.Deleted++
-		default:
-			st.Changed++
+		batch = batch[:0]
+		return nil
+	}
+	err := tree.Diff(ctx, store, parent.Delta, edited, func(c tree.Change) error {
+		batch = append(batch, settling{key: bytes.Clone(c.Key), old: bytes.Clone(c.Old), new: bytes.Clone(c.New)})
+		if len(batch) == settleBatch {
+			return settle()
 		}
 		return nil
 	})
+	if err == nil && len(batch) > 0 {
+		err = settle()
+	}
 	if err != nil || len(drop) == 0 {
 		return edited, err
 	}
@@ -587,6 +582,90 @@ func (w *Writer) settleDelta(ctx context.Context, parent objectRoot, edited cryp
 	}
 	root, err := ed.Commit(ctx)
 	return crypto.ID(root), err
+}
+
+// settleBatch bounds settleDelta's memory: this many changed keys with
+// their old and new values (about 1 KiB each for typical records).
+const settleBatch = 8192
+
+// settling is one key where the edited delta differs from the parent's:
+// old/new are the delta values (nil: no delta entry), base the base's.
+type settling struct {
+	key, old, new []byte
+	base          []byte
+	inBase        bool
+}
+
+// classify counts the change in st and reports whether the key's new delta
+// entry must be dropped (it equals the base).
+func (s *settling) classify(st *ObjectStats) (drop bool) {
+	eff := func(v []byte) []byte {
+		if isTombstone(v) {
+			return nil
+		}
+		return v
+	}
+	base := s.base
+	if !s.inBase {
+		base = nil
+	} else {
+		base = eff(base)
+	}
+	before := base
+	if s.old != nil {
+		before = eff(s.old)
+	}
+	after := base
+	if s.new != nil {
+		after = eff(s.new)
+		drop = bytes.Equal(after, base) && (after != nil || !s.inBase)
+	}
+	switch {
+	case bytes.Equal(before, after) && (before == nil) == (after == nil):
+	case before == nil:
+		st.Added++
+	case after == nil:
+		st.Deleted++
+	default:
+		st.Changed++
+	}
+	return drop
+}
+
+// lookupBase fills in the base value of every key of batch (sorted), with
+// one worker per core on contiguous ranges.
+func lookupBase(ctx context.Context, store tree.NodeStore, base crypto.ID, batch []settling) error {
+	workers := runtime.GOMAXPROCS(0)
+	if n := len(batch)/256 + 1; n < workers {
+		workers = n // small batches are not worth a goroutine
+	}
+	lookup := func(part []settling) error {
+		g := tree.NewGetter(ctx, store, base) // keys come in order: paths are shared
+		for i := range part {
+			v, ok, err := g.Get(part[i].key)
+			if err != nil {
+				return err
+			}
+			part[i].base, part[i].inBase = v, ok
+		}
+		return nil
+	}
+	if workers <= 1 {
+		return lookup(batch)
+	}
+	errs := make(chan error, workers)
+	per := (len(batch) + workers - 1) / workers
+	for lo := 0; lo < len(batch); lo += per {
+		part := batch[lo:min(lo+per, len(batch))]
+		go func() { errs <- lookup(part) }()
+	}
+	var first error
+	for lo := 0; lo < len(batch); lo += per {
+		if err := <-errs; err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
 }
 
 // rebase folds the delta into a new base.

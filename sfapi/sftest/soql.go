@@ -1030,7 +1030,7 @@ type cursor struct {
 	all     bool // queryAll: include the Recycle Bin
 	snap    uint64
 	end     int64   // index bound at open time
-	sorted  []int64 // matches in order (ORDER BY), nil for natural order
+	sorted  []int64 // matches in result order; nil: evaluate in natural order while paging
 	total   int64   // rows the query returns (after OFFSET/LIMIT)
 	created time.Time
 	pages   map[int64]pos // positions handed out in nextRecordsUrl (guarded by api.mu)
@@ -1060,10 +1060,27 @@ func (o *Org) open(q *query, all bool) *cursor {
 		if q.where == nil && q.idLo == 0 && c.end == q.st.n {
 			n = o.fastCount(q.st, all)
 		} else {
+			// A filtered query keeps the positions it matched (when they are
+			// few) so that reading the pages does not evaluate the filter
+			// over every record a second time.
+			var kept []int64
+			if q.where != nil {
+				kept = make([]int64, 0, 64)
+			}
 			for idx := q.idLo; idx < c.end; idx++ {
 				if c.matches(o, &r, e, idx) {
 					n++
+					if kept != nil && len(kept) < keepMatches {
+						kept = append(kept, idx)
+					} else {
+						kept = nil
+					}
 				}
+			}
+			if kept != nil {
+				kept = window(kept, q)
+				c.sorted, c.total = kept, int64(len(kept))
+				return c
 			}
 		}
 		n = max(0, n-q.offset)
@@ -1116,14 +1133,28 @@ func (o *Org) open(q *query, all bool) *cursor {
 	for _, p := range perm {
 		sorted = append(sorted, idxs[p])
 	}
-	if q.offset > 0 {
-		sorted = sorted[min(int64(len(sorted)), q.offset):]
-	}
-	if q.limit >= 0 && int64(len(sorted)) > q.limit {
-		sorted = sorted[:q.limit]
-	}
+	sorted = window(sorted, q)
 	c.sorted, c.total = sorted, int64(len(sorted))
 	return c
+}
+
+// keepMatches bounds the positions a natural-order cursor keeps (8 bytes
+// each); past it the pages evaluate the filter again as they go.
+const keepMatches = 1 << 18
+
+// window applies OFFSET and LIMIT to matches in result order. The result
+// is never nil: a nil cursor.sorted means natural order.
+func window(matches []int64, q *query) []int64 {
+	if q.offset > 0 {
+		matches = matches[min(int64(len(matches)), q.offset):]
+	}
+	if q.limit >= 0 && int64(len(matches)) > q.limit {
+		matches = matches[:q.limit]
+	}
+	if matches == nil {
+		matches = []int64{}
+	}
+	return matches
 }
 
 // fastCount counts records without a filter from the overlay alone.
