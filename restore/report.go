@@ -62,10 +62,10 @@ func (p *Plan) WriteText(w io.Writer) {
 		if len(op.Deferred) > 0 {
 			fmt.Fprintf(w, "  2nd pass   %s\n", countList(op.Deferred))
 		}
-		if len(op.NotCreateable) > 0 {
+		if len(op.NotCreateable) > 0 && op.Insert > 0 {
 			fmt.Fprintf(w, "  not written on insert (not createable): %s\n", strings.Join(op.NotCreateable, ", "))
 		}
-		if len(op.NotUpdateable) > 0 && op.Update+op.Undelete > 0 {
+		if len(op.NotUpdateable) > 0 && op.Update > 0 {
 			fmt.Fprintf(w, "  not written on update (not updateable): %s\n", strings.Join(op.NotUpdateable, ", "))
 		}
 		if len(op.NotInTarget) > 0 {
