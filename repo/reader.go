@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/orgsnap/orgsnap/repo/crypto"
 	"github.com/orgsnap/orgsnap/repo/record"
@@ -284,3 +285,31 @@ func kindOf(old, new bool) ChangeKind {
 }
 
 func isNotFound(err error) bool { return errors.Is(err, ErrNotFound) }
+
+// FieldNames lists the fields an object's records hold, sorted (Id, the
+// record key, is not among them): the union of the object's field lists,
+// read from its field-list table without reading any record. A field added
+// to the object after some records were stored is listed; those older
+// records simply lack it.
+func (r *Repository) FieldNames(ctx context.Context, s *Snapshot, object string) ([]string, error) {
+	o, err := r.Object(ctx, s, object)
+	if err != nil {
+		return nil, err
+	}
+	t, err := r.loadTable(ctx, o.root.Table)
+	if err != nil {
+		return nil, fmt.Errorf("object %s: %w", object, err)
+	}
+	seen := map[string]bool{}
+	var out []string
+	for _, l := range t.lists {
+		for _, n := range l {
+			if !seen[n] {
+				seen[n] = true
+				out = append(out, n)
+			}
+		}
+	}
+	slices.Sort(out)
+	return out, nil
+}

@@ -290,3 +290,7 @@ func (r Record) GoString() string {
 	b.WriteString("}")
 	return b.String()
 }
+
+// AppendJSONString appends s as a JSON string, escaped as AppendJSON
+// escapes values (invalid UTF-8 as U+FFFD, U+2028/2029 escaped).
+func AppendJSONString(dst []byte, s string) []byte { return appendJSONString(dst, s) }
