@@ -107,11 +107,7 @@ func ResolveObjects(ctx context.Context, r *repo.Repository, s *repo.Snapshot, n
 }
 
 func didYouMean(name string, known []string) string {
-	e, err := filter.Parse(name + " = null")
-	if err != nil {
-		return ""
-	}
-	_, err = e.Bind(filter.FieldsOf(known))
+	_, err := filter.FieldsOf(known).Resolve(name)
 	var fe *filter.Error
 	if errors.As(err, &fe) && len(fe.Suggestions) > 0 {
 		return " (did you mean " + strings.Join(fe.Suggestions, ", ") + "?)"

@@ -235,16 +235,41 @@ func (b *binder) resolve(c *cmpNode) (string, Type, error) {
 	if name, ok := b.folded[strings.ToLower(c.field)]; ok {
 		return name, b.exact[name], nil
 	}
-	sugg := closest(c.field, b.exact, 5)
-	msg := fmt.Sprintf("unknown field %s", c.field)
+	return "", 0, unknownField(b.e.src, c.fieldPos, c.field, b.exact)
+}
+
+// unknownField is the error for a name that is not among fields.
+func unknownField(src string, pos int, name string, fields Fields) *Error {
+	sugg := closest(name, fields, 5)
+	msg := fmt.Sprintf("unknown field %s", name)
 	if len(sugg) > 0 {
 		msg += fmt.Sprintf(" (did you mean %s?)", strings.Join(sugg, ", "))
 	} else {
 		msg += " (no field has a similar name; `orgsnap show REV:Object` lists the fields)"
 	}
-	e := b.errAt(c.fieldPos, ErrUnknownField, "%s", msg)
-	e.Suggestions = sugg
-	return "", 0, e
+	return &Error{Src: src, Pos: pos, Msg: msg, kind: ErrUnknownField, Suggestions: sugg}
+}
+
+// Resolve finds a field by name as a filter does (exact, then
+// case-insensitively, Id always), for options that name fields (--fields).
+// An unknown name is an *Error wrapping ErrUnknownField, with suggestions.
+func (fs Fields) Resolve(name string) (string, error) {
+	if strings.EqualFold(name, "Id") {
+		return "Id", nil
+	}
+	if _, ok := fs[name]; ok {
+		return name, nil
+	}
+	best := ""
+	for f := range fs {
+		if strings.EqualFold(f, name) && (best == "" || f < best) {
+			best = f
+		}
+	}
+	if best != "" {
+		return best, nil
+	}
+	return "", unknownField(name, 0, name, fs)
 }
 
 // closest returns up to n known names nearest to name: edit distance on

@@ -8,6 +8,8 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/orgsnap/orgsnap/export"
+	"github.com/orgsnap/orgsnap/filter"
 	"github.com/orgsnap/orgsnap/repo"
 	"github.com/orgsnap/orgsnap/retention"
 )
@@ -47,7 +49,9 @@ func exitCode(err error) int {
 	case err == nil:
 		return exitOK
 	case errors.As(err, &ue),
-		errors.Is(err, repo.ErrBadRevision), errors.Is(err, repo.ErrUnknownRevision), errors.Is(err, repo.ErrAmbiguousRevision):
+		errors.Is(err, repo.ErrBadRevision), errors.Is(err, repo.ErrUnknownRevision), errors.Is(err, repo.ErrAmbiguousRevision),
+		errors.Is(err, filter.ErrSyntax), errors.Is(err, filter.ErrUnknownField), errors.Is(err, filter.ErrType),
+		errors.Is(err, export.ErrUsage):
 		return exitUsage
 	case errors.As(err, &ae):
 		return exitAlert
@@ -94,6 +98,8 @@ func newApp() *cli.App {
 			newDiffCommand(),
 			newHistoryCommand(),
 			newShowCommand(),
+			newFindCommand(),
+			newExportCommand(),
 			newCheckCommand(),
 			newForgetCommand(),
 			newPruneCommand(),
