@@ -43,19 +43,6 @@ func parseWhere(c *cli.Context) (*filter.Expr, error) {
 	return filter.Parse(w)
 }
 
-// splitList flattens repeated and comma-separated flag values.
-func splitList(vals []string) []string {
-	var out []string
-	for _, v := range vals {
-		for _, p := range strings.Split(v, ",") {
-			if p = strings.TrimSpace(p); p != "" {
-				out = append(out, p)
-			}
-		}
-	}
-	return out
-}
-
 // revArg resolves the optional REV argument (default latest).
 func revArg(c *cli.Context, r *repo.Repository) (*repo.Snapshot, error) {
 	if c.NArg() > 1 {
