@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"math/rand"
+	"strings"
 	"testing"
 
 	"github.com/orgsnap/orgsnap/sfapi"
@@ -137,5 +138,65 @@ func TestKilledRestoreResumes(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestCrossOrgSeed: Accounts and their Contacts restored into another
+// (empty) org: Accounts matched by their external Id where the target has
+// them, the rest inserted; Contacts re-pointed to the target's Accounts;
+// masked fields replaced; owners without a match get the fallback owner.
+func TestCrossOrgSeed(t *testing.T) {
+	src := newEnv(t, sftest.Options{Seed: 4, Records: 1500})
+	snap := src.snapshot()
+	dst := sftest.NewServer(sftest.Options{Seed: 40, Records: 100})
+	t.Cleanup(dst.Close)
+	e := &env{t: t, srv: dst, dir: src.dir}
+	e.client = e.newClient()
+	existing := records(t, dst.Org, "Account", func(sftest.Record) bool { return true })
+	r := e.open()
+	rep, err := Run(bg, r, e.client, Options{Snapshot: snap, Targets: []Target{{Object: "Account"}, {Object: "Contact"}},
+		CrossOrg: true, NoParents: true, FallbackOwner: dst.Org.AdminUserID(), Mask: []string{"Contact.Email"},
+		TargetOrg: dst.Org.ID(), Now: dst.Org.Now})
+	r.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	idmap := resultMap(rep)
+	byLegacy := map[string]string{}
+	for _, a := range existing {
+		byLegacy[str(a.Fields["Legacy_Id__c"])] = a.ID
+	}
+	accounts := records(t, src.srv.Org, "Account", func(sftest.Record) bool { return true })
+	matched := 0
+	for _, a := range accounts {
+		n := idmap[a.ID]
+		if want, ok := byLegacy[str(a.Fields["Legacy_Id__c"])]; ok {
+			matched++
+			if n != want {
+				t.Errorf("account %s: restored to %s, the target's record with its external Id is %s", a.ID, n, want)
+			}
+		}
+		got, ok := dst.Org.Get(n)
+		if !ok || got.Fields["Name"] != a.Fields["Name"] {
+			t.Fatalf("account %s not in the target (%s)", a.ID, n)
+		}
+	}
+	if matched == 0 {
+		t.Fatal("no account was matched by external Id")
+	}
+	for _, c := range records(t, src.srv.Org, "Contact", func(sftest.Record) bool { return true }) {
+		got, ok := dst.Org.Get(idmap[c.ID])
+		if !ok {
+			t.Fatalf("contact %s not restored", c.ID)
+		}
+		if acc := str(c.Fields["AccountId"]); acc != "" && got.Fields["AccountId"] != idmap[acc] {
+			t.Errorf("contact %s: AccountId %v, want %s", c.ID, got.Fields["AccountId"], idmap[acc])
+		}
+		if e := str(got.Fields["Email"]); c.Fields["Email"] != nil && (e == c.Fields["Email"] || !strings.HasSuffix(e, "@example.invalid")) {
+			t.Errorf("contact %s: Email %q not masked", c.ID, e)
+		}
+		if got.Fields["LastName"] != c.Fields["LastName"] {
+			t.Errorf("contact %s: LastName %v, want %v", c.ID, got.Fields["LastName"], c.Fields["LastName"])
+		}
 	}
 }
