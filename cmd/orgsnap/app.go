@@ -10,6 +10,7 @@ import (
 
 	"github.com/orgsnap/orgsnap/export"
 	"github.com/orgsnap/orgsnap/filter"
+	"github.com/orgsnap/orgsnap/remote"
 	"github.com/orgsnap/orgsnap/repo"
 	"github.com/orgsnap/orgsnap/retention"
 )
@@ -28,6 +29,7 @@ const (
 	exitStopped       = 5  // the snapshot stopped early (API budget, Ctrl-C); the next run resumes it
 	exitRestoreFailed = 6  // a restore finished but Salesforce refused some records (see its results)
 	exitNoPolicy      = 7  // forget has no retention rule: none given and none saved
+	exitRemoteAhead   = 8  // push refused to move a remote ref past snapshots this repository lacks: pull first
 	exitNoRepository  = 10 // no repository where one was expected
 	exitLocked        = 11 // another process holds the repository
 	exitWrongPassword = 12 // no key slot opens with the password
@@ -61,6 +63,8 @@ func exitCode(err error) int {
 		return exitRestoreFailed
 	case errors.Is(err, retention.ErrEmptyPolicy):
 		return exitNoPolicy
+	case errors.Is(err, remote.ErrRemoteAhead):
+		return exitRemoteAhead
 	case errors.Is(err, repo.ErrWrongPassword):
 		return exitWrongPassword
 	case errors.Is(err, repo.ErrLocked):
@@ -104,6 +108,11 @@ func newApp() *cli.App {
 			newForgetCommand(),
 			newPruneCommand(),
 			newRepairCommand(),
+			newRemoteCommand(),
+			newPushCommand(),
+			newPullCommand(),
+			newCloneCommand(),
+			newLsRemoteCommand(),
 			newStatsCommand(),
 			newCatCommand(),
 			newDemoCommand(),
