@@ -271,6 +271,11 @@ type engine struct {
 	bulkSem  chan struct{}
 	restSem  chan struct{}
 
+	// erased holds the records erased from the repository (keyed hashes):
+	// the writer never puts them back, even when the org still has them or
+	// a deletion was missed.
+	removals *repo.RemovalLog
+
 	meta      MetadataStats // the dispatcher's
 	metaTypes []sfapi.MetadataObject
 }
@@ -302,6 +307,10 @@ func Run(ctx context.Context, r *repo.Repository, src Source, opts Options) (*Re
 	requests0 := src.Limits().Requests()
 	e := &engine{r: r, src: src, opts: opts, mode: map[string]string{}, fetched: map[string]*atomic.Int64{}}
 	e.prog.init(opts.Progress, time.Now)
+	var err error
+	if e.removals, err = r.RemovalLog(ctx); err != nil {
+		return nil, fmt.Errorf("reading the erasure audit log: %w", err)
+	}
 	tok, err := src.Token(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("connecting to the org: %w", err)

@@ -142,6 +142,9 @@ func (wl *writerLoop) handle(ctx context.Context, m any) {
 func (wl *writerLoop) apply(ctx context.Context, b *recBatch) error {
 	plan := wl.e.planOf(b.object)
 	for _, p := range b.puts {
+		if wl.e.removals.Erased(p.id) {
+			continue // erased from the repository: it never comes back
+		}
 		if err := wl.w.PutRecord(ctx, b.object, p.id, p.rec); err != nil {
 			return err
 		}

@@ -72,6 +72,9 @@ type PruneProof struct {
 	PackBytesBefore int64     `json:"pack_bytes_before"`
 	PackBytesAfter  int64     `json:"pack_bytes_after"`
 	StaleIndex      int       `json:"stale_index_packs_dropped,omitempty"`
+	// RemovedPacks names the deleted packs, so that push deletes them on
+	// remotes and pull never brings them back (RemovalLog).
+	RemovedPacks []string `json:"removed_packs,omitempty"`
 	// ErasedDigest is BLAKE3 of the sorted erased blob IDs: it lets an
 	// auditor who holds the IDs (e.g. from an older index) confirm the set.
 	ErasedDigest string `json:"erased_ids_digest"`
@@ -199,6 +202,7 @@ func (r *Repository) Prune(ctx context.Context, o PruneOptions) (*PruneProof, er
 		if err := r.be.Remove(ctx, backend.Handle{Type: backend.Packs, Name: fi.Name}); err != nil {
 			return nil, fmt.Errorf("delete pack %s: %w (run prune again to finish)", fi.Name, err)
 		}
+		proof.RemovedPacks = append(proof.RemovedPacks, fi.Name)
 	}
 	// Index entries of packs that no longer exist (deleted by hand, or by a
 	// crashed run between the file and its entries) go too.

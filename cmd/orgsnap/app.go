@@ -107,6 +107,7 @@ func newApp() *cli.App {
 			newCheckCommand(),
 			newForgetCommand(),
 			newPruneCommand(),
+			newEraseCommand(),
 			newRepairCommand(),
 			newRemoteCommand(),
 			newPushCommand(),

@@ -211,13 +211,21 @@ func runForget(c *cli.Context) error {
 		}
 		out(c, "\n")
 	}
-	if !res.DryRun {
+	if !res.DryRun && res.Removed > 0 {
+		// The audit log first: push and pull honour it (a remote's copy of
+		// a forgotten snapshot must not come back).
+		var removed []string
 		for _, d := range res.Decisions {
-			if d.Keep {
-				continue
+			if !d.Keep {
+				removed = append(removed, d.ID)
 			}
-			if err := r.RemoveSnapshot(ctx, byID[d.ID].ID); err != nil {
-				return fmt.Errorf("remove snapshot %s: %w (run forget again: removal is idempotent)", d.ID[:8], err)
+		}
+		if _, err := r.AppendAudit(ctx, "forget", forgetAudit{Policy: res.Policy, Removed: removed}); err != nil {
+			return err
+		}
+		for _, id := range removed {
+			if err := r.RemoveSnapshot(ctx, byID[id].ID); err != nil {
+				return fmt.Errorf("remove snapshot %s: %w (run forget again: removal is idempotent)", id[:8], err)
 			}
 		}
 	}
@@ -242,6 +250,13 @@ func runForget(c *cli.Context) error {
 		return printJSON(c, res)
 	}
 	return nil
+}
+
+// forgetAudit is forget's audit log entry: the policy and the snapshots it
+// removed (ids only).
+type forgetAudit struct {
+	Policy  string   `json:"policy"`
+	Removed []string `json:"removed"`
 }
 
 // snapshotGroup is the lineage a policy applies to: the org and the ref

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"os"
@@ -148,22 +147,9 @@ func restoreOptions(c *cli.Context, r *repo.Repository) (restore.Options, error)
 		return opts, err
 	}
 	opts.Snapshot = snap
-	ids := splitList(c.StringSlice("id"))
-	if path := c.String("ids-file"); path != "" {
-		f, err := os.Open(path)
-		if err != nil {
-			return opts, usagef("--ids-file: %v", err)
-		}
-		sc := bufio.NewScanner(f)
-		for sc.Scan() {
-			if line := strings.TrimSpace(sc.Text()); line != "" && !strings.HasPrefix(line, "#") {
-				ids = append(ids, strings.Trim(strings.Split(line, ",")[0], `"`))
-			}
-		}
-		f.Close()
-		if err := sc.Err(); err != nil {
-			return opts, err
-		}
+	ids, err := idsFromFlags(c)
+	if err != nil {
+		return opts, err
 	}
 	obj, where := c.String("object"), c.String("where")
 	switch {

@@ -1,0 +1,71 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/orgsnap/orgsnap/repo"
+	"github.com/orgsnap/orgsnap/repo/record"
+)
+
+// TestCLIEraseWhereFollow: erase by filter with --follow also erases the
+// Task whose WhoId points at the Contact (a lookup found in the stored
+// describe), rewrites the snapshots, prunes, and check passes.
+func TestCLIEraseWhereFollow(t *testing.T) {
+	t.Setenv("ORGSNAP_TEST_FAST_KDF", "1")
+	t.Setenv("ORGSNAP_PASSWORD", "pw")
+	dir := filepath.Join(t.TempDir(), "repo")
+	if out, code := run(t, "--repo", dir, "init"); code != exitOK {
+		t.Fatalf("init: %d %s", code, out)
+	}
+	snaps := monthlyHistory(t, dir, 3)
+	ctx := context.Background()
+	r, err := repo.Open(ctx, dir, repo.Options{Password: []byte("pw")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := r.NewWriter(ctx, repo.WriterOptions{Parent: snaps[2], Org: "00D000000000001", State: []byte(`{"ref":"main"}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(w.PutSchema(ctx, "Task", []byte(`{"name":"Task","fields":[{"name":"Id","type":"id"},{"name":"Subject","type":"string"},{"name":"WhoId","type":"reference","referenceTo":["Contact","Lead"]}]}`)))
+	must(w.PutSchema(ctx, "Contact", []byte(`{"name":"Contact","fields":[{"name":"Id","type":"id"},{"name":"LastName","type":"string"}]}`)))
+	must(w.PutRecord(ctx, "Task", "00T5g00000Task0001", record.Record{{Name: "Subject", Kind: record.String, Value: "call about TASKMARKER"}, {Name: "WhoId", Kind: record.String, Value: "0035g00000Month001"}}))
+	must(w.PutRecord(ctx, "Task", "00T5g00000Task0002", record.Record{{Name: "Subject", Kind: record.String, Value: "unrelated"}, {Name: "WhoId", Kind: record.String, Value: "0035g00000Month002"}}))
+	s, err := w.Commit(ctx)
+	must(err)
+	_, v, _ := r.Ref(ctx, "main")
+	must(r.SetRef(ctx, "main", s.ID, v))
+	r.Close()
+
+	out, code := run(t, "--repo", dir, "erase", "--object", "Contact", "--where", "LastName = 'month-1-subject'", "--follow", "--dry-run")
+	if code != exitOK || !strings.Contains(out, "Contact: 1 records: 0035g00000Month001") || !strings.Contains(out, "Task: 1 records: 00T5g00000Task0001") {
+		t.Fatalf("dry run: %d\n%s", code, out)
+	}
+	out, code = run(t, "--repo", dir, "--json", "erase", "--object", "Contact", "--where", "LastName = 'month-1-subject'", "--follow")
+	var res eraseOutput
+	if code != exitOK || json.Unmarshal([]byte(out), &res) != nil || res.Prune == nil || !res.Prune.Verified || len(res.Snapshots) != 3 {
+		t.Fatalf("erase: %d %s", code, out)
+	}
+	if out, code := run(t, "--repo", dir, "check", "--read-data"); code != exitOK {
+		t.Fatalf("check: %d %s", code, out)
+	}
+	if out, code := run(t, "--repo", dir, "cat", "record", "main", "Task", "00T5g00000Task0001"); code == exitOK {
+		t.Fatalf("the Task is still there: %s", out)
+	}
+	if out, code := run(t, "--repo", dir, "cat", "record", "main", "Task", "00T5g00000Task0002"); code != exitOK || !strings.Contains(out, "unrelated") {
+		t.Fatalf("the other Task: %d %s", code, out)
+	}
+	if _, code := run(t, "--repo", dir, "erase", "--object", "Contact", "--id", "short"); code != exitUsage {
+		t.Fatalf("bad id: code %d", code)
+	}
+}
