@@ -286,8 +286,10 @@ func contains(list []string, s string) bool {
 }
 
 // removalHooks are the retention code's hooks for push and pull: what this
-// repository removed on purpose (forget, prune, erase) and the filter that
-// keeps erased records from coming back. `remote`'s syncHooks returns them.
+// repository removed on purpose (forget, prune, erase), so that push removes
+// it from the remote and pull never brings it back, and the filter that
+// keeps snapshots that may hold erased records out. An unreadable audit log
+// stops the transfer: admitting everything would undo erasures.
 func removalHooks(c *cli.Context, r *repo.Repository) (remote.RemovalRecord, remote.IncomingFilter, error) {
 	rl, err := r.RemovalLog(background(c))
 	if err != nil {

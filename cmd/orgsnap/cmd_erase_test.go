@@ -69,3 +69,40 @@ func TestCLIEraseWhereFollow(t *testing.T) {
 		t.Fatalf("bad id: code %d", code)
 	}
 }
+
+// TestCLIEraseSurvivesNoPull: a remote pushed before the erase still holds
+// the record; after erase and prune, pull from it brings back neither the
+// replaced snapshots nor the record, and a push removes them there.
+func TestCLIEraseSurvivesNoPull(t *testing.T) {
+	t.Setenv("ORGSNAP_TEST_FAST_KDF", "1")
+	t.Setenv("ORGSNAP_PASSWORD", "pw")
+	base := t.TempDir()
+	dir, remoteDir := filepath.Join(base, "repo"), filepath.Join(base, "remote")
+	if out, code := run(t, "--repo", dir, "init"); code != exitOK {
+		t.Fatalf("init: %d %s", code, out)
+	}
+	monthlyHistory(t, dir, 3)
+	for _, args := range [][]string{{"remote", "add", "nas", remoteDir}, {"push", "nas"}} {
+		if out, code := run(t, append([]string{"--repo", dir}, args...)...); code != exitOK {
+			t.Fatalf("%v: %d %s", args, code, out)
+		}
+	}
+	if out, code := run(t, "--repo", dir, "erase", "--object", "Contact", "--id", "0035g00000Month001"); code != exitOK {
+		t.Fatalf("erase: %d %s", code, out)
+	}
+	if out, code := run(t, "--repo", dir, "pull", "nas"); code != exitOK {
+		t.Fatalf("pull: %d %s", code, out)
+	}
+	for _, rev := range []string{"main", "main~1"} {
+		if out, code := run(t, "--repo", dir, "cat", "record", rev, "Contact", "0035g00000Month001"); code == exitOK {
+			t.Fatalf("the erased record came back with the pull (%s): %s", rev, out)
+		}
+	}
+	out, code := run(t, "--repo", dir, "--json", "snapshots")
+	if code != exitOK || strings.Count(out, `"original"`) != 2 || strings.Count(out, `"id"`) != 3 {
+		t.Fatalf("snapshots after pull: %s", out)
+	}
+	if out, code := run(t, "--repo", dir, "check", "--read-data"); code != exitOK {
+		t.Fatalf("check: %d %s", code, out)
+	}
+}

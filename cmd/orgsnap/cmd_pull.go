@@ -22,7 +22,10 @@ func newPullCommand() *cli.Command {
 				return err
 			}
 			defer done()
-			removed, filter := syncHooks(r)
+			removed, filter, err := removalHooks(c, r)
+			if err != nil {
+				return err
+			}
 			t, err := remote.Pull(background(c), r, rc.Name, rb, remote.Options{
 				Parallel: c.Int("parallel"), Progress: progress(c), Removed: removed, Filter: filter, Now: now,
 			})

@@ -27,7 +27,10 @@ func newPushCommand() *cli.Command {
 				return err
 			}
 			defer done()
-			removed, _ := syncHooks(r)
+			removed, _, err := removalHooks(c, r)
+			if err != nil {
+				return err
+			}
 			t, err := remote.Push(background(c), r, rc.Name, rb, remote.Options{
 				Parallel: c.Int("parallel"), Progress: progress(c), Force: c.Bool("force"), Removed: removed, Now: now,
 			})

@@ -80,13 +80,6 @@ func openWithRemote(c *cli.Context, readOnly, create bool) (r *repo.Repository, 
 	return r, rc, rb, func() { rb.Close(); r.Close() }, nil
 }
 
-// syncHooks are the retention code's records for push and pull: what this
-// repository removed on purpose (forget, prune, erase), and the filter that
-// keeps erased records from coming back. nil until retention provides them.
-func syncHooks(r *repo.Repository) (remote.RemovalRecord, remote.IncomingFilter) {
-	return nil, nil
-}
-
 func newRemoteCommand() *cli.Command {
 	return &cli.Command{
 		Name:  "remote",
