@@ -369,23 +369,22 @@ func (e *engine) readRange(ctx context.Context, p *objectPlan, lo, hi string) er
 		conds = append(conds, "Id < "+soqlQuote(hi))
 	}
 	conds = append(conds, e.filterCond(p))
-	soql := "SELECT " + strings.Join(p.fields, ", ") + " FROM " + p.name + where(conds...)
-	return e.read(ctx, p, soql, false, false)
+	return e.read(ctx, p, where(conds...), false, false)
 }
 
-// read runs one query (Bulk when the object allows it, else REST) and
-// sends its rows to the writer. With changes, rows with IsDeleted = true
-// are deletions.
-func (e *engine) read(ctx context.Context, p *objectPlan, soql string, all, changes bool) error {
+// read runs one query of the plan's fields over cond (a WHERE clause, or
+// "") — Bulk when the object allows it, else REST — and sends its rows to
+// the writer. With changes, rows with IsDeleted = true are deletions.
+func (e *engine) read(ctx context.Context, p *objectPlan, cond string, all, changes bool) error {
 	if p.bulk.Load() {
-		err := e.readBulk(ctx, p, soql, all, changes)
+		err := e.readBulk(ctx, p, p.soql(p.fields, cond), all, changes)
 		if err == nil || !isBulkUnsupported(err) {
 			return err
 		}
 		p.bulk.Store(false)
 		e.opts.Logger.Info("object read through REST: the Bulk API refused it", "object", p.name)
 	}
-	return e.readREST(ctx, p, soql, all, changes)
+	return e.readREST(ctx, p, cond, all, changes)
 }
 
 // sink batches rows for the writer.
@@ -473,17 +472,17 @@ func (e *engine) readBulk(ctx context.Context, p *objectPlan, soql string, all, 
 	return s.flush(ctx)
 }
 
-func (e *engine) readREST(ctx context.Context, p *objectPlan, soql string, all, changes bool) error {
-	it := e.src.Query(ctx, soql, &sfapi.QueryOptions{All: all})
-	return e.drainREST(ctx, p, it, it.Next(), changes)
+func (e *engine) readREST(ctx context.Context, p *objectPlan, cond string, all, changes bool) error {
+	rows := e.queryREST(ctx, p, cond, all)
+	return e.drainREST(ctx, p, rows, rows.Next(), changes)
 }
 
-// drainREST reads a query's rows; has says whether it.Next() already
+// drainREST reads a query's rows; has says whether rows.Next() already
 // moved to a row.
-func (e *engine) drainREST(ctx context.Context, p *objectPlan, it *sfapi.QueryIter, has, changes bool) error {
+func (e *engine) drainREST(ctx context.Context, p *objectPlan, it restRows, has, changes bool) error {
 	s := e.newSink(p, changes)
 	for ; has; has = it.Next() {
-		id, rec, err := p.canon.FromJSON(it.Record().Raw, nil)
+		id, rec, err := p.canon.FromJSON(it.Raw(), nil)
 		if err != nil {
 			return fmt.Errorf("query of %s: %w", p.name, err)
 		}

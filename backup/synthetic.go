@@ -68,10 +68,9 @@ func (e *engine) syntheticObject(ctx context.Context, p *objectPlan, ost *object
 		ost.Reconciled = now
 	}
 
-	soql := "SELECT " + strings.Join(p.fields, ", ") + " FROM " + p.name +
-		where(p.modstamp+" >= "+since.Format("2006-01-02T15:04:05Z"))
+	cond := where(p.modstamp + " >= " + since.Format("2006-01-02T15:04:05Z"))
 	all := p.isDeleted
-	if err := e.readChanges(ctx, p, soql, all); err != nil {
+	if err := e.readChanges(ctx, p, cond, all); err != nil {
 		return err
 	}
 	if deleted != nil && len(deleted.Records) > 0 {
@@ -100,14 +99,14 @@ func replicationUnavailable(err error) bool {
 
 // readChanges reads changed rows through REST, switching to Bulk when
 // the first page says there are many (one query either way: no COUNT).
-func (e *engine) readChanges(ctx context.Context, p *objectPlan, soql string, all bool) error {
-	it := e.src.Query(ctx, soql, &sfapi.QueryOptions{All: all})
+func (e *engine) readChanges(ctx context.Context, p *objectPlan, cond string, all bool) error {
+	it := e.queryREST(ctx, p, cond, all)
 	first := it.Next()
 	if err := it.Err(); err != nil {
 		return fmt.Errorf("query of %s: %w", p.name, err)
 	}
 	if first && it.TotalSize() > e.opts.BulkThreshold && p.bulk.Load() {
-		return e.read(ctx, p, soql, all, true)
+		return e.read(ctx, p, cond, all, true)
 	}
 	return e.drainREST(ctx, p, it, first, true)
 }
@@ -152,8 +151,7 @@ func (e *engine) reconcile(ctx context.Context, p *objectPlan) error {
 			quoted[j] = soqlQuote(id)
 		}
 		missing = missing[n:]
-		soql := "SELECT " + strings.Join(p.fields, ", ") + " FROM " + p.name + " WHERE Id IN (" + strings.Join(quoted, ",") + ")"
-		if err := e.readREST(ctx, p, soql, false, false); err != nil {
+		if err := e.readREST(ctx, p, " WHERE Id IN ("+strings.Join(quoted, ",")+")", false, false); err != nil {
 			return err
 		}
 	}

@@ -520,6 +520,9 @@ func (c *Client) resolve(tok *Token, r *call) (string, error) {
 		}
 		target += sep + r.query.Encode()
 	}
+	if u, err := url.Parse(target); err == nil && len(u.RequestURI()) > MaxURIBytes {
+		return "", fmt.Errorf("%s %s: %w: %d bytes, the limit is %d", r.method, pathOnly(r.path), ErrURITooLong, len(u.RequestURI()), MaxURIBytes)
+	}
 	return target, nil
 }
 

@@ -40,7 +40,16 @@ var (
 	// ErrIncompleteResults: the server said a result had more rows than it
 	// delivered, and re-fetching did not help.
 	ErrIncompleteResults = errors.New("sfapi: incomplete results")
+	// ErrURITooLong: the request's URI would pass MaxURIBytes, which
+	// Salesforce answers with 414 (431 with the headers). It is refused
+	// before sending; a long REST query must be split (or sent through Bulk,
+	// which takes the SOQL in the body).
+	ErrURITooLong = errors.New("sfapi: request URI too long")
 )
+
+// MaxURIBytes is Salesforce's limit on a request's URI (path and query
+// string); past it the answer is 414, and past it counting the headers 431.
+const MaxURIBytes = 16384
 
 // APIError is an error answered by Salesforce: a REST/Bulk error array
 // ([{"message","errorCode","fields"}]), an OAuth error

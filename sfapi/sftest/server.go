@@ -221,6 +221,19 @@ func (w *statusWriter) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 }
 
 func (o *Org) serve(w http.ResponseWriter, r *http.Request) {
+	// Salesforce's edge refuses a URI past 16,384 bytes, and a URI plus
+	// headers past the same (reference: HTTP status table).
+	if n := len(r.RequestURI); n > maxURIBytes {
+		w.Header().Set("Content-Type", "text/html")
+		w.WriteHeader(http.StatusRequestURITooLong)
+		w.Write([]byte("<html><body>414 Request-URI Too Large</body></html>"))
+		return
+	} else if n+headerBytes(r.Header) > maxURIBytes {
+		w.Header().Set("Content-Type", "text/html")
+		w.WriteHeader(http.StatusRequestHeaderFieldsTooLarge)
+		w.Write([]byte("<html><body>431 Request Header Fields Too Large</body></html>"))
+		return
+	}
 	// Salesforce tolerates doubled slashes (the sf CLI sends
 	// //services/data/… when the instance URL ends in a slash).
 	path := r.URL.Path
@@ -632,4 +645,17 @@ func (o *Org) userinfo(c *reqCtx, identity bool) {
 		m["name"] = "Orgsnap Admin"
 	}
 	writeJSON(c.w, 200, m)
+}
+
+const maxURIBytes = 16384
+
+// headerBytes is the size of the header lines as sent ("Name: value\r\n").
+func headerBytes(h http.Header) int {
+	n := 0
+	for k, vs := range h {
+		for _, v := range vs {
+			n += len(k) + len(v) + 4
+		}
+	}
+	return n
 }
