@@ -18,7 +18,7 @@ func run(t *testing.T, args ...string) (string, int) {
 	app := newApp()
 	var buf bytes.Buffer
 	app.Writer = &buf
-	err := app.RunContext(context.Background(), append([]string{"orgsnap"}, args...))
+	err := runApp(context.Background(), app, append([]string{"orgsnap"}, args...))
 	return buf.String(), exitCode(err)
 }
 

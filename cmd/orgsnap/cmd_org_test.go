@@ -23,7 +23,7 @@ func runErr(t *testing.T, args ...string) (string, int, error) {
 	app := newApp()
 	var buf bytes.Buffer
 	app.Writer = &buf
-	err := app.RunContext(context.Background(), append([]string{"orgsnap"}, args...))
+	err := runApp(context.Background(), app, append([]string{"orgsnap"}, args...))
 	return buf.String(), exitCode(err), err
 }
 

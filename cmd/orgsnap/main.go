@@ -26,7 +26,7 @@ func main() {
 		<-sigs
 		cancel()
 	}()
-	if err := app.RunContext(ctx, os.Args); err != nil {
+	if err := runApp(ctx, app, os.Args); err != nil {
 		code := exitCode(err)
 		fmt.Fprintln(os.Stderr, "orgsnap:", err)
 		os.Exit(code)
