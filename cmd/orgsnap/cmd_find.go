@@ -197,9 +197,13 @@ func runFind(c *cli.Context) error {
 }
 
 // pickFields resolves --fields against an object's fields
-// (case-insensitively); nil when none were asked for (all fields).
+// (case-insensitively); nil when none were asked for (all fields), empty
+// when only Id was (it is always printed).
 func pickFields(known filter.Fields, asked []string) ([]string, error) {
-	var out []string
+	if len(asked) == 0 {
+		return nil, nil
+	}
+	out := []string{}
 	for _, a := range asked {
 		name, err := known.Resolve(a)
 		var fe *filter.Error
