@@ -46,3 +46,55 @@ func BenchmarkRepository1M(b *testing.B) {
 		fmt.Println(Table(res)) // b.Log output is truncated by go test
 	}
 }
+
+// TestPruneChild is the child process of the prune benchmark: it prunes
+// the repository RunPrune names and prints the figures. Without the
+// variable it does nothing.
+func TestPruneChild(t *testing.T) {
+	if _, err := RunPruneChild(context.Background(), os.Stdout); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestPruneSmall runs the prune harness on a small history so it stays
+// working: dropping the oldest periods must erase something and keep the
+// proof verified.
+func TestPruneSmall(t *testing.T) {
+	if os.Getenv(PruneChildEnv) != "" {
+		t.Skip("child process")
+	}
+	res, err := RunPrune(context.Background(), t.TempDir(), 5000, 6, 3, 0.01, "TestPruneChild", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Forgotten != 3 {
+		t.Fatalf("forgot %d snapshots, want the 3 of the oldest periods", res.Forgotten)
+	}
+	if p := res.Proof; !p.Verified || p.BlobsErased == 0 || p.BytesErased == 0 || p.PackBytesAfter >= p.PackBytesBefore {
+		t.Fatalf("proof: %+v", p)
+	}
+	if res.MaxRSSMiB <= 0 || res.PeakHeapMiB <= 0 {
+		t.Fatalf("memory figures missing: %+v", res)
+	}
+	t.Log("\n" + PruneTable(res))
+}
+
+// BenchmarkPrune1M: prune after forgetting 12 of 24 monthly periods of a
+// 1M-record history (1% churn a month). ORGSNAP_BENCH_RECORDS resizes it.
+func BenchmarkPrune1M(b *testing.B) {
+	n := 1_000_000
+	if v, err := strconv.Atoi(os.Getenv("ORGSNAP_BENCH_RECORDS")); err == nil && v > 0 {
+		n = v
+	}
+	for i := 0; i < b.N; i++ {
+		res, err := RunPrune(context.Background(), b.TempDir(), n, 24, 12, 0.01, "TestPruneChild", os.Stderr)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.ReportMetric(res.PruneSeconds, "s-prune")
+		b.ReportMetric(res.PeakHeapMiB, "MiB-heap")
+		b.ReportMetric(res.MaxRSSMiB, "MiB-maxrss")
+		b.ReportMetric(float64(res.Proof.BytesErased)/(1<<20), "MiB-erased")
+		fmt.Println(PruneTable(res))
+	}
+}
