@@ -29,11 +29,11 @@ type PruneResults struct {
 	BuildSeconds float64 `json:"build_seconds"`
 	Forgotten    int     `json:"snapshots_forgotten"`
 	// Measured in the process that ran prune alone (see RunPruneChild):
-	PruneSeconds   float64          `json:"prune_seconds"`
-	PeakHeapMiB    float64          `json:"peak_heap_mib"` // runtime.MemStats.HeapInuse, sampled every 20 ms
-	MaxRSSMiB      float64          `json:"max_rss_mib"`   // getrusage(RUSAGE_SELF).ru_maxrss of that process
-	Proof          *repo.PruneProof `json:"proof"`
-	RepoBytesAfter int64            `json:"repo_bytes_after"`
+	PruneSeconds    float64          `json:"prune_seconds"`
+	PeakHeapMiB     float64          `json:"peak_heap_mib"` // runtime.MemStats.HeapInuse, sampled every 20 ms
+	MaxRSSMiB       float64          `json:"max_rss_mib"`   // getrusage(RUSAGE_SELF).ru_maxrss of that process
+	Proof           *repo.PruneProof `json:"proof"`
+	RepoBytesAfter  int64            `json:"repo_bytes_after"`
 	RepoBytesBefore int64            `json:"repo_bytes_before"`
 }
 
