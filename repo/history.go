@@ -55,6 +55,7 @@ func (r *Repository) RecordStates(ctx context.Context, tip *Snapshot, object, id
 	var (
 		out      []RecordState
 		prev     objectRoot
+		prevPath recordPath
 		havePrev bool
 		lastVal  []byte
 		lastRec  record.Record
@@ -75,7 +76,21 @@ func (r *Repository) RecordStates(ctx context.Context, tip *Snapshot, object, id
 			out = append(out, state)
 			return true
 		}
-		prev, havePrev = o.root, true
+		// The object changed, but perhaps not where the record lives: if
+		// the leaves that would hold it are the same nodes, so is it.
+		path, err := r.recordPath(ctx, o.root, key)
+		if err != nil {
+			walkErr = fmt.Errorf("snapshot %s, %s %s: %w", s.ID.Short(), object, id, err)
+			return false
+		}
+		if havePrev && path == prevPath {
+			state := out[len(out)-1]
+			state.Snapshot, state.Schema = s, o.root.Schema
+			out = append(out, state)
+			prev = o.root
+			return true
+		}
+		prev, prevPath, havePrev = o.root, path, true
 		state := RecordState{Snapshot: s, Schema: o.root.Schema}
 		v, err := r.recordValue(ctx, o.root, key)
 		if err != nil {
@@ -115,4 +130,30 @@ func (r *Repository) RecordStates(ctx context.Context, tip *Snapshot, object, id
 		return nil, walkErr
 	}
 	return out, err
+}
+
+// recordPath is what decides one record's state in an object version: the
+// leaves of the base, delta and files trees whose key ranges hold its Id,
+// and the field-list table that gives the leaves' bytes their meaning.
+type recordPath struct {
+	base, delta, files tree.ID
+	table              crypto.ID
+}
+
+func (r *Repository) recordPath(ctx context.Context, o objectRoot, key []byte) (recordPath, error) {
+	st := nodeStore{r: r}
+	p := recordPath{table: o.Table}
+	for _, t := range []struct {
+		root crypto.ID
+		leaf *tree.ID
+	}{{o.Base, &p.base}, {o.Delta, &p.delta}, {o.Files, &p.files}} {
+		leaf, ok, err := tree.LeafOf(ctx, st, tree.ID(t.root), key)
+		if err != nil {
+			return p, err
+		}
+		if ok {
+			*t.leaf = leaf
+		}
+	}
+	return p, nil
 }

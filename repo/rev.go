@@ -34,13 +34,22 @@ import (
 // errors the CLI reports with the candidates.
 var (
 	// ErrUnknownRevision: no snapshot has that name. It wraps ErrNotFound.
-	ErrUnknownRevision = fmt.Errorf("unknown revision (%w)", ErrNotFound)
+	ErrUnknownRevision error = &wrapped{"unknown revision", ErrNotFound}
 	// ErrAmbiguousRevision: an ID prefix matches several snapshots; the
 	// error is an *AmbiguousError listing them.
 	ErrAmbiguousRevision = errors.New("ambiguous snapshot id prefix")
 	// ErrBadRevision: the revision is malformed (a bad ~N or date).
 	ErrBadRevision = errors.New("malformed revision")
 )
+
+// wrapped is a sentinel error that is also another one.
+type wrapped struct {
+	msg string
+	is  error
+}
+
+func (e *wrapped) Error() string { return e.msg }
+func (e *wrapped) Unwrap() error { return e.is }
 
 // AmbiguousError lists the snapshots an ambiguous prefix matches.
 type AmbiguousError struct {

@@ -117,6 +117,37 @@ func (g *Getter) Get(key []byte) (value []byte, found bool, err error) {
 	}
 }
 
+// LeafOf returns the ID of the leaf whose key range holds key in the tree
+// rooted at root, reading only the internal nodes above it (inRange is
+// false when key is past the tree's last key, or the tree is empty: then
+// the tree does not hold it). Nodes are content-addressed, so two trees
+// whose LeafOf(key) agree hold the same value for key, or both none:
+// history uses this to skip snapshots without reading record leaves.
+func LeafOf(ctx context.Context, s NodeStore, root ID, key []byte) (leaf ID, inRange bool, err error) {
+	if root == (ID{}) {
+		return ID{}, false, nil
+	}
+	id := root
+	n, err := loadNode(ctx, s, root, nil)
+	if err != nil {
+		return ID{}, false, err
+	}
+	for n.level > 0 {
+		i := n.search(key)
+		if i == len(n.keys) {
+			return ID{}, false, nil
+		}
+		id = n.ids[i]
+		if n.level == 1 {
+			return id, true, nil
+		}
+		if n, err = loadChild(ctx, s, n, i, nil); err != nil {
+			return ID{}, false, err
+		}
+	}
+	return id, n.search(key) < len(n.keys), nil
+}
+
 // Count returns the number of entries of the tree, reading only the root.
 func Count(ctx context.Context, s NodeStore, root ID) (uint64, error) {
 	if root == (ID{}) {
