@@ -131,15 +131,20 @@ func BenchmarkDiffCLI(b *testing.B) {
 
 // BenchmarkHistory365: `orgsnap history ID` across 365 daily snapshots
 // of a 100,000-record object with 100 records changed a day; the record
-// followed changes every 30 days. ORGSNAP_BENCH_KEEP=DIR keeps the built
-// repository in DIR for the next run (profiling).
+// followed changes every 30 days. ORGSNAP_BENCH_PER_DAY sets the daily
+// churn; ORGSNAP_BENCH_KEEP=DIR keeps the built repository in DIR for the
+// next run (profiling).
 func BenchmarkHistory365(b *testing.B) {
 	n := benchRecords(100_000)
-	const days, perDay, every = 365, 100, 30
+	const days, every = 365, 30
+	perDay := 100
+	if v, err := strconv.Atoi(os.Getenv("ORGSNAP_BENCH_PER_DAY")); err == nil && v > 0 {
+		perDay = v
+	}
 	target := n / 2
 	dir := b.TempDir()
 	if keep := os.Getenv("ORGSNAP_BENCH_KEEP"); keep != "" {
-		dir = filepath.Join(keep, fmt.Sprintf("history-%d", n))
+		dir = filepath.Join(keep, fmt.Sprintf("history-%d-%d", n, perDay))
 	}
 	if _, err := os.Stat(filepath.Join(dir, "config")); err != nil {
 		buildHistoryRepo(b, dir, n, target, days, perDay, every)
