@@ -13,6 +13,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"strings"
+	"sync"
 
 	"github.com/orgsnap/orgsnap/repo/record"
 )
@@ -24,24 +26,33 @@ import (
 // as RFC 4180 writes them. Values are the canonical text the snapshot holds
 // (dates YYYY-MM-DD, datetimes YYYY-MM-DDTHH:MM:SS.sssZ, booleans
 // true/false, numbers as plain decimals), which Data Loader reads as is.
+//
+// Rows are formatted straight into one buffer, handed to the writer in
+// pieces of csvChunk bytes: no per-row copy and no per-record allocation.
 type CSV struct {
-	w      *bufio.Writer
+	w      io.Writer
 	fields []string
 	sorted bool // fields are in record order (bytewise sorted): walk, not search
 	extra  int
-	buf    []byte
+	buf    []byte // formatted rows not yet written
+	err    error  // the first write error; later writes are refused
 }
 
+// csvChunk is how much formatted CSV is collected before a write: large
+// enough that system calls cost nothing next to formatting.
+const csvChunk = 256 << 10
+
 // NewCSV writes the header: Id, the fields, then extra column names (such
-// as a file body's path column). Rows are written with Write.
+// as a file body's path column). Rows are written with Write; Flush writes
+// out what is buffered.
 func NewCSV(w io.Writer, fields []string, extra ...string) (*CSV, error) {
-	c := &CSV{w: bufio.NewWriterSize(w, 64<<10), fields: fields, extra: len(extra), sorted: true}
+	c := &CSV{w: w, fields: fields, extra: len(extra), sorted: true, buf: make([]byte, 0, csvChunk+csvChunk/4)}
 	for i := 1; i < len(fields); i++ {
 		if fields[i-1] >= fields[i] {
 			c.sorted = false
 		}
 	}
-	c.buf = appendField(c.buf[:0], "Id")
+	c.buf = appendField(c.buf, "Id")
 	for _, f := range fields {
 		c.buf = append(c.buf, ',')
 		c.buf = appendField(c.buf, f)
@@ -51,8 +62,7 @@ func NewCSV(w io.Writer, fields []string, extra ...string) (*CSV, error) {
 		c.buf = appendField(c.buf, f)
 	}
 	c.buf = append(c.buf, '\r', '\n')
-	_, err := c.w.Write(c.buf)
-	return c, err
+	return c, c.writeIfFull()
 }
 
 // Write writes one record's row: its Id, the header's fields (empty where
@@ -61,7 +71,10 @@ func (c *CSV) Write(id string, rec record.Record, extra ...string) error {
 	if len(extra) != c.extra {
 		return fmt.Errorf("export: CSV row with %d extra values, header has %d", len(extra), c.extra)
 	}
-	b := appendField(c.buf[:0], id)
+	if c.err != nil {
+		return c.err
+	}
+	b := appendField(c.buf, id)
 	j := 0
 	for _, name := range c.fields {
 		b = append(b, ',')
@@ -85,14 +98,31 @@ func (c *CSV) Write(id string, rec record.Record, extra ...string) error {
 		b = append(b, ',')
 		b = appendField(b, v)
 	}
-	b = append(b, '\r', '\n')
-	c.buf = b
-	_, err := c.w.Write(b)
-	return err
+	c.buf = append(b, '\r', '\n')
+	return c.writeIfFull()
+}
+
+func (c *CSV) writeIfFull() error {
+	if len(c.buf) < csvChunk {
+		return nil
+	}
+	return c.Flush()
 }
 
 // Flush writes out what is buffered.
-func (c *CSV) Flush() error { return c.w.Flush() }
+func (c *CSV) Flush() error {
+	if c.err != nil {
+		return c.err
+	}
+	if len(c.buf) > 0 {
+		_, c.err = c.w.Write(c.buf)
+		c.buf = c.buf[:0]
+	}
+	return c.err
+}
+
+// csvSpecial marks the bytes that make a field need quotes anywhere in it.
+var csvSpecial = [256]bool{',': true, '"': true, '\r': true, '\n': true}
 
 func needsQuotes(s string) bool {
 	if s == "" {
@@ -102,8 +132,7 @@ func needsQuotes(s string) bool {
 		return true
 	}
 	for i := 0; i < len(s); i++ {
-		switch s[i] {
-		case ',', '"', '\r', '\n':
+		if csvSpecial[s[i]] {
 			return true
 		}
 	}
@@ -115,13 +144,74 @@ func appendField(b []byte, s string) []byte {
 		return append(b, s...)
 	}
 	b = append(b, '"')
-	for i := 0; i < len(s); i++ {
-		if s[i] == '"' {
-			b = append(b, '"')
+	for {
+		i := strings.IndexByte(s, '"')
+		if i < 0 {
+			break
 		}
-		b = append(b, s[i])
+		b = append(b, s[:i+1]...)
+		b = append(b, '"')
+		s = s[i+1:]
 	}
+	b = append(b, s...)
 	return append(b, '"')
+}
+
+// backgroundWriter writes to w on a goroutine of its own, so that the
+// system calls of a large export overlap reading and formatting the next
+// records. Write copies p (callers reuse their buffers) into one of two
+// buffers in turn; Close waits for the last write and reports the first
+// error, which later Writes also return.
+type backgroundWriter struct {
+	w     io.Writer
+	todo  chan []byte
+	free  chan []byte
+	done  chan struct{}
+	errMu sync.Mutex
+	err   error
+}
+
+func newBackgroundWriter(w io.Writer) *backgroundWriter {
+	bw := &backgroundWriter{w: w, todo: make(chan []byte, 1), free: make(chan []byte, 2), done: make(chan struct{})}
+	bw.free <- nil
+	bw.free <- nil
+	go func() {
+		defer close(bw.done)
+		for b := range bw.todo {
+			if bw.firstErr() == nil {
+				if _, err := bw.w.Write(b); err != nil {
+					bw.errMu.Lock()
+					bw.err = err
+					bw.errMu.Unlock()
+				}
+			}
+			bw.free <- b[:0]
+		}
+	}()
+	return bw
+}
+
+func (bw *backgroundWriter) firstErr() error {
+	bw.errMu.Lock()
+	defer bw.errMu.Unlock()
+	return bw.err
+}
+
+func (bw *backgroundWriter) Write(p []byte) (int, error) {
+	if err := bw.firstErr(); err != nil {
+		return 0, err
+	}
+	b := append(<-bw.free, p...)
+	bw.todo <- b
+	return len(p), nil
+}
+
+// Close waits until everything handed over is written; it does not close
+// w. It must be called once, after the last Write.
+func (bw *backgroundWriter) Close() error {
+	close(bw.todo)
+	<-bw.done
+	return bw.firstErr()
 }
 
 // ErrCSV reports malformed CSV.

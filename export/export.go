@@ -223,6 +223,7 @@ func exportCSV(ctx context.Context, r *repo.Repository, s *repo.Snapshot, oi *ob
 	res := Result{Object: oi.name}
 	w := o.Stdout
 	var f *os.File
+	var bw *backgroundWriter
 	if o.Dir != "" {
 		res.Path = filepath.Join(o.Dir, oi.name+".csv")
 		var err error
@@ -230,7 +231,13 @@ func exportCSV(ctx context.Context, r *repo.Repository, s *repo.Snapshot, oi *ob
 			return res, err
 		}
 		defer f.Close()
-		w = f
+		bw = newBackgroundWriter(f)
+		defer func() {
+			if bw != nil {
+				bw.Close()
+			}
+		}()
+		w = bw
 	}
 	// A file body goes to files/<Object>/<Id>/<name>; its path (relative to
 	// the CSV, with forward slashes) fills the body column, which is how
@@ -245,7 +252,7 @@ func exportCSV(ctx context.Context, r *repo.Repository, s *repo.Snapshot, oi *ob
 		return res, err
 	}
 	var bodyPath [1]string
-	err = r.EachRecord(ctx, s, oi.name, "", func(id string, rec record.Record) error {
+	err = r.ScanRecords(ctx, s, oi.name, "", func(id string, rec record.Record) error {
 		if !oi.match.Match(id, rec) {
 			return nil
 		}
@@ -268,6 +275,12 @@ func exportCSV(ctx context.Context, r *repo.Repository, s *repo.Snapshot, oi *ob
 	}
 	if err := cw.Flush(); err != nil {
 		return res, err
+	}
+	if bw != nil {
+		err, bw = bw.Close(), nil
+		if err != nil {
+			return res, err
+		}
 	}
 	if f != nil {
 		return res, f.Close()

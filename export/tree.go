@@ -223,7 +223,7 @@ func writeTree(ctx context.Context, r *repo.Repository, s *repo.Snapshot, t *tre
 	}()
 	keep := exported[t.name]
 	var buf []byte
-	err := r.EachRecord(ctx, s, t.name, "", func(id string, rec record.Record) error {
+	err := r.ScanRecords(ctx, s, t.name, "", func(id string, rec record.Record) error {
 		if !t.match.Match(id, rec) {
 			return nil
 		}

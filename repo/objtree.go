@@ -163,12 +163,17 @@ func (r *Repository) encodeRecord(ctx context.Context, group string, enc []byte)
 // decodeRecord turns a leaf value back into a record, against the
 // object's field-list table.
 func (r *Repository) decodeRecord(ctx context.Context, t *fieldTable, v []byte) (record.Record, error) {
+	return r.decodeRecordInto(ctx, nil, t, v)
+}
+
+// decodeRecordInto is decodeRecord reusing dst's array (decodeRecordInto).
+func (r *Repository) decodeRecordInto(ctx context.Context, dst record.Record, t *fieldTable, v []byte) (record.Record, error) {
 	if len(v) == 0 {
 		return nil, fmt.Errorf("%w: empty record value", pack.ErrCorrupt)
 	}
 	switch v[0] {
 	case valFields:
-		return decodeRecordValue(v, t)
+		return decodeRecordInto(dst, v, t)
 	case valBlob:
 		if len(v) != valBlobLen {
 			return nil, fmt.Errorf("%w: bad record reference", pack.ErrCorrupt)
@@ -179,7 +184,7 @@ func (r *Repository) decodeRecord(ctx context.Context, t *fieldTable, v []byte) 
 		if err != nil {
 			return nil, err
 		}
-		return decodeRecordValue(b, t)
+		return decodeRecordInto(dst, b, t)
 	case valInline, valFieldsV0:
 		return nil, fmt.Errorf("%w: record in a pre-release format of an older orgsnap build (not readable by this one)", pack.ErrCorrupt)
 	}
@@ -211,23 +216,21 @@ func (r *Repository) recordValue(ctx context.Context, o objectRoot, key []byte) 
 	return v, nil
 }
 
-// entries streams a tree's entries in key order as a pull iterator.
+// entries streams a tree's entries in key order as a pull iterator. Keys
+// and values alias node bytes, which are never modified: they stay valid
+// after the iterator moves on. It drives tree.Iterator directly (no
+// coroutine), since a full scan calls next once per record.
 func entries(ctx context.Context, st tree.NodeStore, root crypto.ID, start []byte) (next func() (k, v []byte, ok bool), stop func(), errp *error) {
 	var err error
-	seq := func(yield func([]byte, []byte) bool) {
-		if root.IsZero() {
-			return
-		}
-		it := tree.Iter(ctx, st, root, start)
-		for it.Next() {
-			if !yield(it.Key(), it.Value()) {
-				return
-			}
+	it := tree.Iter(ctx, st, root, start)
+	next = func() ([]byte, []byte, bool) {
+		if it.Next() {
+			return it.Key(), it.Value(), true
 		}
 		err = it.Err()
+		return nil, nil, false
 	}
-	n, s := iter.Pull2(seq)
-	return n, s, &err
+	return next, func() {}, &err
 }
 
 // eachRecord streams an object's effective records (key, leaf value) in key

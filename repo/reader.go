@@ -83,6 +83,18 @@ func (r *Repository) Record(ctx context.Context, s *Snapshot, object, id string)
 // EachRecord streams an object's records in Id order from start ("" for
 // all). Each record passed to fn is the caller's to keep.
 func (r *Repository) EachRecord(ctx context.Context, s *Snapshot, object, start string, fn func(id string, rec record.Record) error) error {
+	return r.eachDecoded(ctx, s, object, start, false, fn)
+}
+
+// ScanRecords is EachRecord for a reader that does not keep the records
+// (an export, a filter): the record passed to fn, a slice, is reused for
+// the next one, so a full scan allocates no record. Its strings, the Id
+// included, stay valid; copy the slice (slices.Clone) to keep a record.
+func (r *Repository) ScanRecords(ctx context.Context, s *Snapshot, object, start string, fn func(id string, rec record.Record) error) error {
+	return r.eachDecoded(ctx, s, object, start, true, fn)
+}
+
+func (r *Repository) eachDecoded(ctx context.Context, s *Snapshot, object, start string, reuse bool, fn func(id string, rec record.Record) error) error {
 	o, err := r.Object(ctx, s, object)
 	if err != nil {
 		return err
@@ -95,9 +107,12 @@ func (r *Repository) EachRecord(ctx context.Context, s *Snapshot, object, start 
 	if start != "" {
 		from = []byte(start)
 	}
+	var rec record.Record
 	return r.eachRecord(ctx, o.root, from, func(k, v []byte) error {
-		rec, err := r.decodeRecord(ctx, t, v)
-		if err != nil {
+		if !reuse {
+			rec = nil
+		}
+		if rec, err = r.decodeRecordInto(ctx, rec, t, v); err != nil {
 			return fmt.Errorf("object %s record %s: %w", object, k, err)
 		}
 		return fn(string(k), rec)

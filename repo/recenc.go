@@ -333,6 +333,12 @@ func recordValueLen(b []byte) (int, error) {
 // record's names are shared with the table, and its values with one string
 // copied from v, so v may be reused.
 func decodeRecordValue(v []byte, t *fieldTable) (record.Record, error) {
+	return decodeRecordInto(nil, v, t)
+}
+
+// decodeRecordInto is decodeRecordValue reusing dst's array when it is
+// large enough (a scan that does not keep records allocates none).
+func decodeRecordInto(dst record.Record, v []byte, t *fieldTable) (record.Record, error) {
 	bad := func(format string, args ...any) (record.Record, error) {
 		return nil, fmt.Errorf("%w: record value: %s", pack.ErrCorrupt, fmt.Sprintf(format, args...))
 	}
@@ -360,7 +366,11 @@ func decodeRecordValue(v []byte, t *fieldTable) (record.Record, error) {
 		return bad("field count is not the %d of list %d", len(names), idx)
 	}
 	s := string(v) // one copy for all values: s[i] is v[i]
-	rec := make(record.Record, len(names))
+	rec := dst[:0]
+	if cap(rec) < len(names) {
+		rec = make(record.Record, 0, len(names))
+	}
+	rec = rec[:len(names)]
 	for i, name := range names {
 		marker, vs, ve, next, ok := scanField(v, p)
 		if !ok {

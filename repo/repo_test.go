@@ -133,25 +133,41 @@ func checkSnapshot(t *testing.T, r *Repository, s *Snapshot, m model) {
 		if s.Objects[o.Name].Records != o.Records {
 			t.Fatalf("snapshot stats count %d vs tree %d", s.Objects[o.Name].Records, o.Records)
 		}
-		got := map[string]string{}
-		prev := ""
-		err := r.EachRecord(ctx, s, o.Name, "", func(id string, rec record.Record) error {
-			if id <= prev {
-				return fmt.Errorf("ids out of order: %q after %q", id, prev)
+		// EachRecord's records are the caller's: kept, rendered at the end.
+		// ScanRecords reuses its record: rendered during the call.
+		kept := map[string]record.Record{}
+		scanned := map[string]string{}
+		for _, scan := range []bool{false, true} {
+			each := r.EachRecord
+			if scan {
+				each = r.ScanRecords
 			}
-			prev = id
-			got[id] = render(rec)
-			return nil
-		})
-		if err != nil {
-			t.Fatal(err)
+			prev := ""
+			err := each(ctx, s, o.Name, "", func(id string, rec record.Record) error {
+				if id <= prev {
+					return fmt.Errorf("ids out of order: %q after %q", id, prev)
+				}
+				prev = id
+				if scan {
+					scanned[id] = render(rec)
+				} else {
+					kept[id] = rec
+				}
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
 		}
-		if len(got) != len(m[o.Name]) {
-			t.Fatalf("object %s: iterated %d records, model %d", o.Name, len(got), len(m[o.Name]))
+		if len(kept) != len(m[o.Name]) || len(scanned) != len(m[o.Name]) {
+			t.Fatalf("object %s: iterated %d and scanned %d records, model %d", o.Name, len(kept), len(scanned), len(m[o.Name]))
 		}
 		for id, v := range m[o.Name] {
-			if got[id] != render(v) {
-				t.Fatalf("object %s record %s: iterated %q, model %q", o.Name, id, got[id], render(v))
+			if got := render(kept[id]); got != render(v) {
+				t.Fatalf("object %s record %s: iterated %q, model %q", o.Name, id, got, render(v))
+			}
+			if scanned[id] != render(v) {
+				t.Fatalf("object %s record %s: scanned %q, model %q", o.Name, id, scanned[id], render(v))
 			}
 		}
 	}
