@@ -193,6 +193,42 @@ func (r *Repository) decodeRecordInto(ctx context.Context, dst record.Record, t 
 
 func isTombstone(v []byte) bool { return len(v) == 1 && v[0] == valTombstone }
 
+// sameRecord reports whether two leaf values (neither a tombstone) hold
+// equivalent records under table t (record.Equivalent: a field one lacks
+// is null in it). Equal bytes are the same record, and two values of the
+// same field list are the same record exactly when their bytes are equal
+// (the encoding is canonical), so only values of different lists — the
+// object's schema changed between them — are decoded.
+func (r *Repository) sameRecord(ctx context.Context, t *fieldTable, a, b []byte) (bool, error) {
+	if bytes.Equal(a, b) {
+		return true, nil
+	}
+	if la, ok := fieldListOf(a); ok {
+		if lb, ok := fieldListOf(b); ok && la == lb {
+			return false, nil
+		}
+	}
+	ra, err := r.decodeRecord(ctx, t, a)
+	if err != nil {
+		return false, err
+	}
+	rb, err := r.decodeRecord(ctx, t, b)
+	if err != nil {
+		return false, err
+	}
+	return ra.Equivalent(rb), nil
+}
+
+// fieldListOf is the field list an inline record value names (false for a
+// value stored out of line, whose list is in its blob).
+func fieldListOf(v []byte) (uint64, bool) {
+	if len(v) < 2 || v[0] != valFields {
+		return 0, false
+	}
+	list, n := binary.Uvarint(v[1:])
+	return list, n > 0
+}
+
 // recordValue returns an object's effective leaf value for key (nil if the
 // record is not in the snapshot).
 func (r *Repository) recordValue(ctx context.Context, o objectRoot, key []byte) ([]byte, error) {
@@ -498,7 +534,7 @@ func (r *Repository) diffRecordsDecoded(ctx context.Context, a, b objectRoot, ta
 				err = advance(sb)
 			}
 		default:
-			if !sa.rec.Equal(sb.rec) {
+			if !sa.rec.Equivalent(sb.rec) {
 				err = fn(sa.key, sa.rec, sb.rec)
 			}
 			if err == nil {

@@ -269,8 +269,8 @@ func (r *Repository) diffObject(ctx context.Context, name string, a, b objectRoo
 					return fmt.Errorf("object %s record %s: %w", name, rc.Key, err)
 				}
 			}
-			if old != nil && nw != nil && old.Equal(nw) {
-				return nil // unreachable within a lineage (equal records, equal bytes); kept as a guard
+			if old != nil && nw != nil && old.Equivalent(nw) {
+				return nil // only a field added or removed, null: not a change of the record
 			}
 			return emit(string(rc.Key), old, nw)
 		})

@@ -527,7 +527,7 @@ func (w *Writer) commitObject(ctx context.Context, ow *objWriter) (objectRoot, O
 			ow.lineage = objectRoot{}
 		}
 		st.Added, st.Changed, st.Deleted = 0, 0, 0
-		if err := w.r.diffRecords(ctx, ow.lineage, or, st.tally); err != nil {
+		if err := w.r.diffRecords(ctx, ow.lineage, or, w.tallier(ctx, ow, &st)); err != nil {
 			return or, st, err
 		}
 	}
@@ -546,16 +546,26 @@ func (w *Writer) commitObject(ctx context.Context, ow *objWriter) (objectRoot, O
 // changed. They run in batches of settleBatch keys, each batch split into
 // contiguous key ranges looked up on all cores (a range's keys share
 // paths and frames, so each frame is still read about once).
-func (w *Writer) settleDelta(ctx context.Context, parent objectRoot, edited crypto.ID, st *ObjectStats) (crypto.ID, error) {
+func (w *Writer) settleDelta(ctx context.Context, parent objectRoot, edited crypto.ID, table *fieldTable, st *ObjectStats) (crypto.ID, error) {
 	store := nodeStore{r: w.r}
 	var drop [][]byte
 	batch := make([]settling, 0, settleBatch)
+	same := func(a, b []byte) (bool, error) {
+		if table == nil {
+			return bytes.Equal(a, b), nil
+		}
+		return w.r.sameRecord(ctx, table, a, b)
+	}
 	settle := func() error {
 		if err := lookupBase(ctx, store, parent.Base, batch); err != nil {
 			return err
 		}
 		for i := range batch {
-			if batch[i].classify(st) {
+			d, err := batch[i].classify(st, same)
+			if err != nil {
+				return err
+			}
+			if d {
 				drop = append(drop, batch[i].key)
 			}
 		}
@@ -597,13 +607,21 @@ type settling struct {
 }
 
 // classify counts the change in st and reports whether the key's new delta
-// entry must be dropped (it equals the base).
-func (s *settling) classify(st *ObjectStats) (drop bool) {
+// entry must be dropped (it is the base's record: same reports whether two
+// record values are the same record, sameRecord).
+func (s *settling) classify(st *ObjectStats, same func(a, b []byte) (bool, error)) (drop bool, err error) {
 	eff := func(v []byte) []byte {
 		if isTombstone(v) {
 			return nil
 		}
 		return v
+	}
+	// equal: both absent, or the same record.
+	equal := func(a, b []byte) (bool, error) {
+		if a == nil || b == nil {
+			return a == nil && b == nil, nil
+		}
+		return same(a, b)
 	}
 	base := s.base
 	if !s.inBase {
@@ -618,10 +636,18 @@ func (s *settling) classify(st *ObjectStats) (drop bool) {
 	after := base
 	if s.new != nil {
 		after = eff(s.new)
-		drop = bytes.Equal(after, base) && (after != nil || !s.inBase)
+		eq, err := equal(after, base)
+		if err != nil {
+			return false, err
+		}
+		drop = eq && (after != nil || !s.inBase)
+	}
+	unchanged, err := equal(before, after)
+	if err != nil {
+		return false, err
 	}
 	switch {
-	case bytes.Equal(before, after) && (before == nil) == (after == nil):
+	case unchanged:
 	case before == nil:
 		st.Added++
 	case after == nil:
@@ -629,7 +655,7 @@ func (s *settling) classify(st *ObjectStats) (drop bool) {
 	default:
 		st.Changed++
 	}
-	return drop
+	return drop, nil
 }
 
 // lookupBase fills in the base value of every key of batch (sorted), with
@@ -727,7 +753,7 @@ func (w *Writer) recordsPhase(ctx context.Context, ow *objWriter) (*recordsResul
 		if w.opts.Resume == nil { // resuming: counted against Parent at commit
 			or := ow.parent
 			or.Base, or.Delta = rp.base, rp.delta
-			if err := w.r.diffRecords(ctx, ow.parent, or, st.tally); err != nil {
+			if err := w.r.diffRecords(ctx, ow.parent, or, w.tallier(ctx, ow, &st)); err != nil {
 				return nil, err
 			}
 		}
@@ -736,7 +762,7 @@ func (w *Writer) recordsPhase(ctx context.Context, ow *objWriter) (*recordsResul
 		if err != nil {
 			return nil, err
 		}
-		if rp.delta, err = w.settleDelta(ctx, ow.parent, crypto.ID(root), &st); err != nil {
+		if rp.delta, err = w.settleDelta(ctx, ow.parent, crypto.ID(root), ow.table, &st); err != nil {
 			return nil, err
 		}
 	}
@@ -799,6 +825,22 @@ func (w *Writer) dropOrphanFiles(ctx context.Context, ow *objWriter, base crypto
 		w.fileEditor(ow).Delete(k)
 	}
 	return w.check(ow.files)
+}
+
+// tallier counts record changes into st, leaving out records whose only
+// difference is a field added or removed while null (sameRecord): a full
+// re-read after a schema change rewrites every record of the object, but
+// changes none.
+func (w *Writer) tallier(ctx context.Context, ow *objWriter, st *ObjectStats) func(recordChange) error {
+	return func(c recordChange) error {
+		if c.Old != nil && c.New != nil && ow.table != nil {
+			same, err := w.r.sameRecord(ctx, ow.table, c.Old, c.New)
+			if err != nil || same {
+				return err
+			}
+		}
+		return st.tally(c)
+	}
 }
 
 // tally counts one record change.

@@ -110,17 +110,23 @@ type fieldChange struct {
 }
 
 // fieldChanges lists the fields that differ between two records, in name
-// order (records are sorted by name, so this is one merge pass).
+// order (records are sorted by name, so this is one merge pass). A field
+// one record lacks is null in it (record.Equivalent): a field added to the
+// schema, null, is no change of the record.
 func fieldChanges(a, b record.Record) []fieldChange {
 	var out []fieldChange
 	i, j := 0, 0
 	for i < len(a) || j < len(b) {
 		switch {
 		case j == len(b) || (i < len(a) && a[i].Name < b[j].Name):
-			out = append(out, fieldChange{a[i].Name, &a[i], nil})
+			if a[i].Kind != record.Null {
+				out = append(out, fieldChange{a[i].Name, &a[i], nil})
+			}
 			i++
 		case i == len(a) || b[j].Name < a[i].Name:
-			out = append(out, fieldChange{b[j].Name, nil, &b[j]})
+			if b[j].Kind != record.Null {
+				out = append(out, fieldChange{b[j].Name, nil, &b[j]})
+			}
 			j++
 		default:
 			if a[i] != b[j] {

@@ -171,6 +171,36 @@ func (r Record) Equal(o Record) bool {
 	return true
 }
 
+// Equivalent reports whether two records are the same record when a field
+// that one of them lacks counts as null in it. That is Salesforce's view:
+// a field added to an object is null on every record until someone sets
+// it, so a record read before the field existed and one read after, both
+// null there, did not change. Both records must be sorted by name.
+func (r Record) Equivalent(o Record) bool {
+	i, j := 0, 0
+	for i < len(r) || j < len(o) {
+		switch {
+		case j == len(o) || (i < len(r) && r[i].Name < o[j].Name):
+			if r[i].Kind != Null {
+				return false
+			}
+			i++
+		case i == len(r) || o[j].Name < r[i].Name:
+			if o[j].Kind != Null {
+				return false
+			}
+			j++
+		default:
+			if r[i] != o[j] {
+				return false
+			}
+			i++
+			j++
+		}
+	}
+	return true
+}
+
 // MarshalJSON renders {"Name":value,...} in field order, with typed JSON
 // values: null, "text", a bare number, true/false. For valid records the
 // rendering is injective (two different records never render alike).

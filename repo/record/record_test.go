@@ -87,3 +87,28 @@ func TestMarshalJSON(t *testing.T) {
 		t.Fatalf("empty record: %s", b)
 	}
 }
+
+func TestEquivalent(t *testing.T) {
+	s := func(n, v string) Field { return Field{Name: n, Kind: String, Value: v} }
+	null := func(n string) Field { return Field{Name: n, Kind: Null} }
+	for _, c := range []struct {
+		a, b Record
+		want bool
+	}{
+		{Record{s("A", "x")}, Record{s("A", "x")}, true},
+		{Record{s("A", "x")}, Record{s("A", "x"), null("B")}, true},            // B added, null
+		{Record{null("0"), s("A", "x")}, Record{s("A", "x"), null("Z")}, true}, // absent on either side
+		{Record{s("A", "x")}, Record{s("A", "x"), s("B", "")}, false},          // empty string is not null
+		{Record{s("A", "x")}, Record{s("A", "y")}, false},
+		{Record{s("A", "x"), s("B", "1")}, Record{s("A", "x")}, false}, // a value gone
+		{Record{null("A")}, Record{}, true},
+		{Record{s("A", "1")}, Record{{Name: "A", Kind: Number, Value: "1"}}, false}, // kinds differ
+	} {
+		if got := c.a.Equivalent(c.b); got != c.want {
+			t.Errorf("%v ≡ %v = %v, want %v", c.a, c.b, got, c.want)
+		}
+		if got := c.b.Equivalent(c.a); got != c.want {
+			t.Errorf("%v ≡ %v = %v, want %v (not symmetric)", c.b, c.a, got, c.want)
+		}
+	}
+}
