@@ -122,7 +122,7 @@ func Pull(ctx context.Context, r *repo.Repository, remoteName string, rb backend
 		} else if err != nil {
 			return t, err
 		}
-		u, err := moveRef(ctx, r, name, remoteRefs[name], r.LoadSnapshot, r.LoadSnapshot, false)
+		u, err := moveRef(ctx, r, name, remoteRefs[name], r.LoadSnapshot, r.LoadSnapshot, false, nil)
 		if err != nil {
 			return t, err
 		}

@@ -106,7 +106,7 @@ func Push(ctx context.Context, r *repo.Repository, remoteName string, rb backend
 	rv := r.On(rb)
 	var rejected []string
 	for _, name := range sortedKeys(refs) {
-		u, err := moveRef(ctx, rv, name, refs[name], r.LoadSnapshot, rv.LoadSnapshot, o.Force)
+		u, err := moveRef(ctx, rv, name, refs[name], r.LoadSnapshot, rv.LoadSnapshot, o.Force, o.Removed)
 		if err != nil {
 			return t, err
 		}
@@ -152,12 +152,22 @@ func mirrorRemovals(ctx context.Context, r *repo.Repository, rb backend.Backend,
 	if err != nil {
 		return err
 	}
+	// A snapshot a remote ref still names stays (the ref was not moved:
+	// diverged), or the ref would name nothing.
+	named := map[string]bool{}
+	remoteRefs, err := r.On(rb).Refs(ctx)
+	if err != nil {
+		return err
+	}
+	for _, id := range remoteRefs {
+		named[id.String()] = true
+	}
 	var drop []string
 	remoteOnly := 0
 	for _, n := range missing(rsnap, lsnap) {
 		id, err := crypto.ParseID(n)
 		removed := false
-		if err == nil && o.Removed != nil {
+		if err == nil && o.Removed != nil && !named[n] {
 			if removed, err = o.Removed.SnapshotRemoved(ctx, id); err != nil {
 				return err
 			}

@@ -82,6 +82,10 @@ const (
 	RefUpToDate    = "up-to-date"
 	RefBehind      = "behind"   // the other side is ahead: nothing to do here
 	RefDiverged    = "diverged" // both sides have snapshots the other lacks
+	// RefReplaced: the remote's ref named a snapshot the local repository
+	// removed on purpose (forget, or replaced by an erase or a prune
+	// rewrite): push moves it to the local snapshot.
+	RefReplaced = "replaced"
 )
 
 // Transfer counts what a push, pull or clone copied.
@@ -330,8 +334,10 @@ type loader func(context.Context, crypto.ID) (*repo.Snapshot, error)
 // created when absent, fast-forwarded when its snapshot is an ancestor of
 // to (walked with loadTo), left alone when to is an ancestor of it (walked
 // with loadDst: RefBehind) or when the two diverged (RefDiverged), unless
-// force. A lost race is looked at again.
-func moveRef(ctx context.Context, dst *repo.Repository, name string, to crypto.ID, loadTo, loadDst loader, force bool) (RefUpdate, error) {
+// force, or unless removed (may be nil) says its snapshot was removed on
+// purpose on the side to moves from (RefReplaced: it was that side's, so
+// nothing of the other side's is hidden). A lost race is looked at again.
+func moveRef(ctx context.Context, dst *repo.Repository, name string, to crypto.ID, loadTo, loadDst loader, force bool, removed RemovalRecord) (RefUpdate, error) {
 	u := RefUpdate{Name: name, New: to}
 	for attempt := 0; attempt < 10; attempt++ {
 		cur, version, err := dst.Ref(ctx, name)
@@ -350,7 +356,15 @@ func moveRef(ctx context.Context, dst *repo.Repository, name string, to crypto.I
 				return u, err
 			}
 			u.Status = RefFastForward
-			if !ff {
+			replaced := false
+			if !ff && removed != nil {
+				if replaced, err = removed.SnapshotRemoved(ctx, cur); err != nil {
+					return u, err
+				}
+			}
+			if replaced {
+				u.Status = RefReplaced
+			} else if !ff {
 				behind, err := isAncestor(ctx, loadDst, to, cur)
 				if err != nil {
 					return u, err

@@ -99,38 +99,9 @@ func (r *Repository) EraseRecords(ctx context.Context, sel EraseSelection, selec
 			}
 		}
 	}
-	// 2. Refs.
-	refs, err := r.Refs(ctx)
-	if err != nil {
+	// 2. Refs, 3. old snapshots.
+	if res.RefsMoved, err = r.replaceSnapshots(ctx, mapped); err != nil {
 		return nil, err
-	}
-	names := make([]string, 0, len(refs))
-	for n := range refs {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, name := range names {
-		to, ok := mapped[refs[name]]
-		if !ok {
-			continue
-		}
-		cur, version, err := r.Ref(ctx, name)
-		if err != nil {
-			return nil, err
-		}
-		if cur != refs[name] {
-			return nil, fmt.Errorf("ref %s: %w during the erase; run erase again", name, ErrRefMoved)
-		}
-		if err := r.SetRef(ctx, name, to, version); err != nil {
-			return nil, err
-		}
-		res.RefsMoved = append(res.RefsMoved, name)
-	}
-	// 3. Old snapshots.
-	for old := range mapped {
-		if err := r.RemoveSnapshot(ctx, old); err != nil {
-			return nil, err
-		}
 	}
 	// 4. Audit: the hashes of every selected Id (found or not, so that a
 	// record the org still has, never backed up yet, is not backed up later).

@@ -72,6 +72,12 @@ type PruneProof struct {
 	PackBytesBefore int64     `json:"pack_bytes_before"`
 	PackBytesAfter  int64     `json:"pack_bytes_after"`
 	StaleIndex      int       `json:"stale_index_packs_dropped,omitempty"`
+	// ShadowedVersions record versions no snapshot showed were dropped
+	// from shared bases (see dropShadowed) by rewriting SnapshotsRewritten
+	// snapshots, logged in audit entry RewriteEntry.
+	ShadowedVersions   int    `json:"shadowed_versions,omitempty"`
+	SnapshotsRewritten int    `json:"snapshots_rewritten,omitempty"`
+	RewriteEntry       string `json:"rewrite_audit_entry,omitempty"`
 	// RemovedPacks names the deleted packs, so that push deletes them on
 	// remotes and pull never brings them back (RemovalLog).
 	RemovedPacks []string `json:"removed_packs,omitempty"`
@@ -101,6 +107,12 @@ func (r *Repository) Prune(ctx context.Context, o PruneOptions) (*PruneProof, er
 	start := time.Now()
 	proof := &PruneProof{Time: r.now().UTC(), Cause: o.Cause}
 	if err := r.Flush(ctx); err != nil {
+		return nil, err
+	}
+	// 0. Versions no snapshot shows, in bases that forgotten snapshots
+	// shared, become unreferenced blobs.
+	var err error
+	if proof.ShadowedVersions, proof.SnapshotsRewritten, proof.RewriteEntry, err = r.dropShadowed(ctx, progress); err != nil {
 		return nil, err
 	}
 

@@ -47,6 +47,10 @@ func pruneAndReport(c *cli.Context, r *repo.Repository) (*repo.PruneProof, error
 }
 
 func printPruneProof(c *cli.Context, p *repo.PruneProof) {
+	if p.ShadowedVersions > 0 {
+		out(c, "prune: dropped %d record versions no snapshot shows from shared bases (%d snapshots rewritten, audit log entry %s)\n",
+			p.ShadowedVersions, p.SnapshotsRewritten, p.RewriteEntry)
+	}
 	out(c, "prune: %d snapshots use %d blobs\n", p.Snapshots, p.LiveBlobs)
 	out(c, "  erased:          %d blobs, %s of data\n", p.BlobsErased, human(p.BytesErased))
 	out(c, "  packs:           %d rewritten, %d deleted, %d written (%s → %s)\n",

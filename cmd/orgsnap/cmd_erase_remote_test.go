@@ -1,0 +1,319 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/orgsnap/orgsnap/repo"
+	"github.com/orgsnap/orgsnap/repo/backend"
+	"github.com/orgsnap/orgsnap/repo/backend/local"
+	s3be "github.com/orgsnap/orgsnap/repo/backend/s3"
+	"github.com/orgsnap/orgsnap/repo/backend/s3/s3test"
+	"github.com/orgsnap/orgsnap/repo/pack"
+	"github.com/orgsnap/orgsnap/repo/record"
+)
+
+// Markers of the erasure tests: each is in exactly one record.
+const (
+	markerErased   = "MARKER-erased-9d41c7" // Contact 0035g00000Subject1, in every snapshot until erased
+	markerAgedOut  = "MARKER-aged-5be02f"   // Contact 0035g00000AgedOut1: in the full snapshot of 2501 only
+	markerAgedOut2 = "MARKER-aged2-e8a613"  // Contact 0035g00000AgedOut2: added in 2502, deleted in 2503
+	markerOldValue = "MARKER-oldval-31c0aa" // Contact 0035g00000Changed01's Email in 2501, changed in 2502
+)
+
+// markedHistory writes four monthly snapshots (2501–2504) on ref main:
+// filler Contacts changing every month, one data subject kept throughout,
+// one record of the full snapshot deleted the month after, one changed the
+// month after, one record added in 2502 and deleted in 2503.
+func markedHistory(t *testing.T, dir string) {
+	t.Helper()
+	ctx := context.Background()
+	r, err := repo.Open(ctx, dir, repo.Options{Password: []byte("pw")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	var parent *repo.Snapshot
+	put := func(w *repo.Writer, id, field, value string) {
+		t.Helper()
+		if err := w.PutRecord(ctx, "Contact", id, record.Record{{Name: field, Kind: record.String, Value: value}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for m := 0; m < 4; m++ {
+		w, err := r.NewWriter(ctx, repo.WriterOptions{Parent: parent, Org: "00D000000000001", State: []byte(`{"ref":"main"}`),
+			Time: time.Date(2025, time.Month(1+m), 10, 2, 0, 0, 0, time.UTC)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := 0; i < 200; i++ {
+			if m == 0 || i%100 == m { // 1% a month: no rebase, every snapshot shares the first base
+
+				put(w, fmt.Sprintf("0035g0000Filler%03d", i), "LastName", fmt.Sprintf("filler %d month %d %x", i, m, i*7919+m))
+			}
+		}
+		switch m {
+		case 0:
+			put(w, "0035g00000Subject1", "Email", markerErased+"@example.com")
+			put(w, "0035g00000AgedOut1", "Email", markerAgedOut+"@example.com")
+			put(w, "0035g00000Changed01", "Email", markerOldValue+"@example.com")
+		case 1:
+			put(w, "0035g00000Changed01", "Email", "new-address@example.com")
+			if err := w.DeleteRecord(ctx, "Contact", "0035g00000AgedOut1"); err != nil {
+				t.Fatal(err)
+			}
+			put(w, "0035g00000AgedOut2", "Email", markerAgedOut2+"@example.com")
+		case 2:
+			if err := w.DeleteRecord(ctx, "Contact", "0035g00000AgedOut2"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		s, err := w.Commit(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		version := ""
+		if parent != nil {
+			_, version, _ = r.Ref(ctx, "main")
+		}
+		if err := r.SetRef(ctx, "main", s.ID, version); err != nil {
+			t.Fatal(err)
+		}
+		parent = s
+	}
+}
+
+// holdersOf lists every place of a repository stored on be where one of
+// the markers can be read: any blob of any pack (every frame decrypted and
+// decompressed), any snapshot (decrypted), the audit log (decrypted), and
+// the raw bytes of every file.
+func holdersOf(t *testing.T, r *repo.Repository, be backend.Backend, markers ...string) []string {
+	t.Helper()
+	ctx := context.Background()
+	var found []string
+	has := func(b []byte) string { // every marker b holds, space-separated
+		var in []string
+		for _, m := range markers {
+			if bytes.Contains(b, []byte(m)) {
+				in = append(in, m)
+			}
+		}
+		return strings.Join(in, " ")
+	}
+	key := r.Key()
+	for _, ft := range backend.AllTypes {
+		err := be.List(ctx, ft, func(fi backend.FileInfo) error {
+			h := backend.Handle{Type: ft, Name: fi.Name}
+			data, err := be.Load(ctx, h, 0, -1)
+			if err != nil {
+				return err
+			}
+			if m := has(data); m != "" {
+				found = append(found, fmt.Sprintf("%s in the raw bytes of %v", m, h))
+			}
+			if ft != backend.Packs {
+				return nil
+			}
+			tr, err := pack.ReadTrailer(key, data)
+			if err != nil {
+				return fmt.Errorf("%v: %w", h, err)
+			}
+			for _, f := range tr.Frames {
+				plain, err := pack.OpenFrame(key, data[f.Offset:f.Offset+uint64(f.SealedLen)])
+				if err != nil {
+					return fmt.Errorf("%v: %w", h, err)
+				}
+				for _, b := range f.Blobs {
+					if m := has(plain[b.Offset : b.Offset+b.Length]); m != "" {
+						found = append(found, fmt.Sprintf("%s in blob %s of %v", m, b.ID.Short(), h))
+					}
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	view := r.On(be)
+	snaps, err := view.Snapshots(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range snaps {
+		if m := has([]byte(fmt.Sprintf("%+v", *s))); m != "" {
+			found = append(found, fmt.Sprintf("%s in snapshot %s", m, s.ID.Short()))
+		}
+	}
+	log, err := view.AuditLog(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range log {
+		if m := has(e.Detail); m != "" {
+			found = append(found, fmt.Sprintf("%s in audit entry %s", m, e.Name))
+		}
+	}
+	return found
+}
+
+// rawHolders lists the files under dir whose bytes hold a marker.
+func rawHolders(t *testing.T, dir string, markers ...string) []string {
+	t.Helper()
+	var found []string
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		for _, m := range markers {
+			if bytes.Contains(b, []byte(m)) {
+				found = append(found, m+" in the raw file "+p)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return found
+}
+
+// TestCLIErasureReachesRemote: a record erased (erase) or aged out
+// (forget --keep-periods, prune) here is, after the next push, in no
+// object of the remote — every pack's blobs decrypted, snapshots and
+// audit log decrypted, every stored file's raw bytes scanned — on a
+// directory remote and on a real S3 server (versitygw).
+func TestCLIErasureReachesRemote(t *testing.T) {
+	t.Setenv("ORGSNAP_TEST_FAST_KDF", "1")
+	t.Setenv("ORGSNAP_PASSWORD", "pw")
+	cases := []struct {
+		name    string
+		args    []string
+		markers []string
+		kept    []string // markers that must stay (not erased by this case)
+	}{
+		{"erase", []string{"erase", "--object", "Contact", "--id", "0035g00000Subject1"}, []string{markerErased}, []string{markerAgedOut, markerAgedOut2, markerOldValue}},
+		{"forget", []string{"forget", "--keep-periods", "2", "--prune"}, []string{markerAgedOut, markerAgedOut2, markerOldValue}, []string{markerErased}},
+	}
+	for _, kind := range []string{"dir", "s3"} {
+		for _, tc := range cases {
+			t.Run(kind+"/"+tc.name, func(t *testing.T) {
+				tmp := t.TempDir()
+				dir := filepath.Join(tmp, "repo")
+				url, rawDir := filepath.Join(tmp, "nas"), filepath.Join(tmp, "nas")
+				var s3args []string
+				var openRemote func() backend.Backend
+				if kind == "s3" {
+					srv := s3test.Versity(t, false)
+					t.Setenv("AWS_ACCESS_KEY_ID", srv.Config.AccessKeyID)
+					t.Setenv("AWS_SECRET_ACCESS_KEY", srv.Config.SecretAccessKey)
+					url, rawDir = "s3://"+srv.Config.Bucket+"/backups/prod", srv.DataDir
+					s3args = []string{"--endpoint", srv.Config.Endpoint, "--path-style"}
+					openRemote = func() backend.Backend {
+						cfg := srv.Config
+						cfg.Prefix = "backups/prod"
+						b, err := s3be.Open(context.Background(), cfg)
+						if err != nil {
+							t.Fatal(err)
+						}
+						return b
+					}
+				} else {
+					openRemote = func() backend.Backend {
+						b, err := local.Open(url, false)
+						if err != nil {
+							t.Fatal(err)
+						}
+						return b
+					}
+				}
+				if out, code := run(t, "--repo", dir, "init"); code != exitOK {
+					t.Fatalf("init: %d %s", code, out)
+				}
+				markedHistory(t, dir)
+				for _, args := range [][]string{append(append([]string{"remote", "add"}, s3args...), "origin", url), {"push"}} {
+					if out, code := run(t, append([]string{"--repo", dir}, args...)...); code != exitOK {
+						t.Fatalf("%v: %d %s", args, code, out)
+					}
+				}
+				all := append(append([]string{}, tc.markers...), tc.kept...)
+				check := func(when string, want []string, wantNot []string) {
+					t.Helper()
+					r, err := repo.Open(context.Background(), dir, repo.Options{Password: []byte("pw"), ReadOnly: true})
+					if err != nil {
+						t.Fatal(err)
+					}
+					defer r.Close()
+					rb := openRemote()
+					defer rb.Close()
+					got := append(holdersOf(t, r, rb, all...), rawHolders(t, rawDir, all...)...)
+					for _, m := range want {
+						if !containsMarker(got, m) {
+							t.Fatalf("%s: %s is not on the remote: the scan cannot see it (%v)", when, m, got)
+						}
+					}
+					for _, m := range wantNot {
+						for _, g := range got {
+							if bytes.Contains([]byte(g), []byte(m)) {
+								t.Errorf("%s: %s", when, g)
+							}
+						}
+					}
+				}
+				check("before", all, nil)
+				out, code := run(t, append([]string{"--repo", dir}, tc.args...)...)
+				if code != exitOK {
+					t.Fatalf("%v: %d %s", tc.args, code, out)
+				}
+				t.Logf("%v:\n%s", tc.args, out)
+				if got := append(holdersOf(t, openRepoRO(t, dir), localBackend(t, dir), tc.markers...), rawHolders(t, dir, tc.markers...)...); len(got) > 0 {
+					t.Fatalf("after %s, the local repository still holds: %v", tc.name, got)
+				}
+				if out, code = run(t, "--repo", dir, "push"); code != exitOK {
+					t.Fatalf("push: %d %s", code, out)
+				}
+				t.Logf("push:\n%s", out)
+				check("after push", tc.kept, tc.markers)
+			})
+		}
+	}
+}
+
+func containsMarker(found []string, m string) bool {
+	for _, f := range found {
+		if bytes.Contains([]byte(f), []byte(m)) {
+			return true
+		}
+	}
+	return false
+}
+
+func openRepoRO(t *testing.T, dir string) *repo.Repository {
+	t.Helper()
+	r, err := repo.Open(context.Background(), dir, repo.Options{Password: []byte("pw"), ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close() })
+	return r
+}
+
+func localBackend(t *testing.T, dir string) backend.Backend {
+	t.Helper()
+	b, err := local.Open(dir, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
