@@ -54,6 +54,14 @@ type Options struct {
 	Stdout io.Writer
 	// NoFiles leaves file bodies out.
 	NoFiles bool
+	// Select, when set, picks the records to write (after Where) and may
+	// narrow them: it returns the record to write (rec, or a record with
+	// some of rec's fields) and whether to write it. It must not keep rec,
+	// which is reused. restore --to-dir writes its restore set with it.
+	Select func(object, id string, rec record.Record) (record.Record, bool)
+	// ObjectFields, when set, names an object's fields to write (exact
+	// names, in order) in place of Fields; an empty list writes Id alone.
+	ObjectFields map[string][]string
 }
 
 // Result is what was written for one object.
@@ -141,7 +149,18 @@ func load(ctx context.Context, r *repo.Repository, s *repo.Snapshot, name string
 		}
 	}
 	oi.fields = stored
-	if len(o.Fields) > 0 {
+	if fs, ok := o.ObjectFields[name]; ok {
+		oi.fields = nil
+		for _, f := range fs {
+			if f == "Id" {
+				continue
+			}
+			if !slices.Contains(stored, f) {
+				return nil, fmt.Errorf("%w: %s has no field %s%s", ErrUsage, name, f, didYouMean(f, stored))
+			}
+			oi.fields = append(oi.fields, f)
+		}
+	} else if len(o.Fields) > 0 {
 		oi.fields = nil
 		for _, f := range o.Fields {
 			if strings.EqualFold(f, "Id") {
@@ -252,15 +271,16 @@ func exportCSV(ctx context.Context, r *repo.Repository, s *repo.Snapshot, oi *ob
 		return res, err
 	}
 	var bodyPath [1]string
-	err = r.ScanRecords(ctx, s, oi.name, "", func(id string, rec record.Record) error {
-		if !oi.match.Match(id, rec) {
+	err = r.ScanRecords(ctx, s, oi.name, "", func(id string, full record.Record) error {
+		rec, ok := o.pick(oi, id, full)
+		if !ok {
 			return nil
 		}
 		res.Records++
 		if !withFiles {
 			return cw.Write(id, rec)
 		}
-		p, err := writeFile(ctx, r, s, o.Dir, oi.name, id, rec)
+		p, err := writeFile(ctx, r, s, o.Dir, oi.name, id, full)
 		if err != nil {
 			return err
 		}
@@ -286,6 +306,17 @@ func exportCSV(ctx context.Context, r *repo.Repository, s *repo.Snapshot, oi *ob
 		return res, f.Close()
 	}
 	return res, nil
+}
+
+// pick applies Where and Select to a record: what to write, and whether.
+func (o *Options) pick(oi *objectInfo, id string, rec record.Record) (record.Record, bool) {
+	if !oi.match.Match(id, rec) {
+		return nil, false
+	}
+	if o.Select == nil {
+		return rec, true
+	}
+	return o.Select(oi.name, id, rec)
 }
 
 // writeFile writes the body stored for a record, if any, and returns its

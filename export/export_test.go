@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/orgsnap/orgsnap/backup"
+	"github.com/orgsnap/orgsnap/export/exporttest"
 	"github.com/orgsnap/orgsnap/filter"
 	"github.com/orgsnap/orgsnap/repo"
 	"github.com/orgsnap/orgsnap/repo/crypto"
@@ -269,44 +270,20 @@ func TestTreeImportsIntoEmulator(t *testing.T) {
 	dst := sftest.NewServer(sftest.Options{Seed: 6})
 	defer dst.Close()
 	c := clientFor(t, dst)
-	newID := map[string]string{} // referenceId → new Id
 	for _, e := range plan {
 		if len(e.Files) < 2 {
 			t.Errorf("%s: %d files; the org has more than %d", e.SObject, len(e.Files), TreeBatch)
 		}
-		for _, name := range e.Files {
+		for _, name := range e.Files { // one tree request each: at most 200 records
 			b, err := os.ReadFile(filepath.Join(dir, name))
-			if err != nil {
-				t.Fatal(err)
-			}
-			var doc struct {
-				Records []map[string]any `json:"records"`
-			}
-			if err := json.Unmarshal(b, &doc); err != nil {
-				t.Fatal(err)
-			}
-			if len(doc.Records) > TreeBatch {
-				t.Fatalf("%s: %d records", name, len(doc.Records))
-			}
-			for _, rec := range doc.Records {
-				for k, v := range rec {
-					if s, ok := v.(string); ok && strings.HasPrefix(s, "@") {
-						id, ok := newID[s[1:]]
-						if !ok {
-							t.Fatalf("%s: %s refers to %s, not imported before", name, k, s)
-						}
-						rec[k] = id
-					}
-				}
-			}
-			tr, err := c.CreateTree(bg, e.SObject, doc)
-			if err != nil {
-				t.Fatalf("%s: %v", name, err)
-			}
-			for _, res := range tr.Results {
-				newID[res.ReferenceID] = res.ID
+			if n := strings.Count(string(b), `"referenceId":`); err != nil || n > TreeBatch {
+				t.Fatalf("%s: %d records (%v)", name, n, err)
 			}
 		}
+	}
+	newID, err := exporttest.ImportTree(bg, c, dir) // referenceId → new Id
+	if err != nil {
+		t.Fatal(err)
 	}
 	// Every Contact came over, with its Account's name reachable through
 	// the new relationship exactly when the original had an Account.

@@ -224,7 +224,8 @@ func writeTree(ctx context.Context, r *repo.Repository, s *repo.Snapshot, t *tre
 	keep := exported[t.name]
 	var buf []byte
 	err := r.ScanRecords(ctx, s, t.name, "", func(id string, rec record.Record) error {
-		if !t.match.Match(id, rec) {
+		rec, ok := o.pick(t.objectInfo, id, rec)
+		if !ok {
 			return nil
 		}
 		if w == nil || o.Dir != "" && inFile == TreeBatch {

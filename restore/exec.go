@@ -19,9 +19,11 @@ type Report struct {
 	Plan    Plan     `json:"plan"`
 	Results []Result `json:"results,omitempty"`
 	// Counts by status (ok, failed, unchanged, skipped).
-	OK, Failed, Unchanged int
-	Run                   string `json:"run"` // the journal's name
-	Resumed               bool   `json:"resumed,omitempty"`
+	OK        int    `json:"ok"`
+	Failed    int    `json:"failed"`
+	Unchanged int    `json:"unchanged"`
+	Run       string `json:"run"` // the journal's name
+	Resumed   bool   `json:"resumed,omitempty"`
 }
 
 // Run plans the restore and, unless opts.DryRun, executes it. It returns
@@ -33,10 +35,7 @@ func Run(ctx context.Context, r *repo.Repository, org Org, opts Options) (*Repor
 	if opts.Snapshot == nil {
 		return nil, fmt.Errorf("%w: no snapshot", ErrBadSelection)
 	}
-	e := &engine{ctx: ctx, org: org, r: r, opts: opts,
-		ff: newFieldFilter(opts.Fields), mask: newFieldFilter(opts.Mask),
-		sets: map[string]*objSet{}, idmap: map[string]string{}, failed: map[string]string{},
-		planned: map[string]string{}, deferred: map[string][]*deferral{}, oplans: map[string]*ObjectPlan{}}
+	e := newEngine(ctx, r, org, org, opts)
 	e.plan.Snapshot, e.plan.Time = opts.Snapshot.ID.String(), opts.Snapshot.Time
 	e.plan.TargetOrg, e.plan.CrossOrg = opts.TargetOrg, opts.CrossOrg
 	g, err := org.DescribeGlobal(ctx)
@@ -93,6 +92,13 @@ func Run(ctx context.Context, r *repo.Repository, org Org, opts Options) (*Repor
 		return rep, fmt.Errorf("%w: %d of %d records failed (see the results)", ErrRecordsFailed, rep.Failed, len(e.results))
 	}
 	return rep, nil
+}
+
+func newEngine(ctx context.Context, r *repo.Repository, org Org, schema describer, opts Options) *engine {
+	return &engine{ctx: ctx, org: org, schema: schema, r: r, opts: opts,
+		ff: newFieldFilter(opts.Fields), mask: newFieldFilter(opts.Mask),
+		sets: map[string]*objSet{}, idmap: map[string]string{}, failed: map[string]string{},
+		planned: map[string]string{}, deferred: map[string][]*deferral{}, oplans: map[string]*ObjectPlan{}}
 }
 
 // brake stops the run at a request boundary when asked to or when the

@@ -72,6 +72,7 @@ func (op *ObjectPlan) count(m *map[string]int, k string) {
 type engine struct {
 	ctx      context.Context
 	org      Org
+	schema   describer // the org, or (ToDir) the snapshot's describes
 	r        *repo.Repository
 	opts     Options
 	ff       fieldFilter
@@ -95,6 +96,11 @@ type engine struct {
 	j        *journal
 	owner    string          // fallback owner Id
 	matched  map[string]bool // cross-org: objects already matched
+}
+
+// describer is where a restore reads describes of objects.
+type describer interface {
+	Describe(ctx context.Context, object string) (*sfapi.SObjectDescribe, error)
 }
 
 // deferral is a reference left empty at insert and set in the second pass.

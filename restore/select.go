@@ -329,7 +329,7 @@ func (e *engine) addChildren() error {
 			parents[e.objectOf(id)] = true
 		}
 		for p := range parents {
-			d, err := e.org.Describe(e.ctx, p)
+			d, err := e.schema.Describe(e.ctx, p)
 			if err != nil {
 				return fmt.Errorf("describe %s: %w", p, err)
 			}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 
@@ -27,7 +28,9 @@ func newRestoreCommand() *cli.Command {
 			"inserting anything twice.\n\n" +
 			"Roll back a bad data load: `orgsnap restore A --changed-since A --until B --fields Contact.Email`\n" +
 			"restores, from A, the fields that changed between snapshots A and B, except where the org\n" +
-			"changed them again after B.",
+			"changed them again after B.\n\n" +
+			"To restore by hand: --to-dir DIR writes the same selection as DIR/csv/OBJECT.csv and\n" +
+			"DIR/tree/plan.json (`sf data import tree --plan DIR/tree/plan.json`), without any org.",
 		Flags: []cli.Flag{
 			&cli.StringFlag{Name: "org", Aliases: []string{"o", "target-org"}, Usage: "org profile `NAME` to restore into (default: the only one); another org than the snapshot's is matched by external Id"},
 			&cli.StringFlag{Name: "object", Usage: "restore records of `OBJECT` (with --id, --ids-file or --where; alone: all its records)"},
@@ -50,6 +53,7 @@ func newRestoreCommand() *cli.Command {
 			&cli.StringFlag{Name: "results", Usage: "write per-record results as CSV to `FILE`"},
 			&cli.BoolFlag{Name: "no-files", Usage: "restore file records without their bodies"},
 			&cli.BoolFlag{Name: "fresh", Usage: "forget the journal of an earlier run of this restore (records it inserted may be inserted again)"},
+			&cli.StringFlag{Name: "to-dir", Usage: "write the restore set into `DIR` as CSV (Data Loader) and sObject Tree JSON (sf data import tree) instead of restoring; reads no org"},
 		},
 		Action: restoreAction,
 	}
@@ -66,7 +70,9 @@ func restoreAction(c *cli.Context) error {
 		return usagef("restore takes one snapshot (REV), e.g. `orgsnap restore latest --object Account --id 001…`")
 	}
 	ctx := background(c)
-	r, err := openRepo(c, true)
+	// Not read-only: records are read through the index, and the journal
+	// is written to the repository.
+	r, err := openRepo(c, false)
 	if err != nil {
 		return err
 	}
@@ -74,6 +80,9 @@ func restoreAction(c *cli.Context) error {
 	opts, err := restoreOptions(c, r)
 	if err != nil {
 		return err
+	}
+	if dir := c.String("to-dir"); dir != "" {
+		return restoreToDir(c, r, opts, dir)
 	}
 	profile, err := chooseProfile(c, r)
 	if err != nil {
@@ -120,6 +129,37 @@ func restoreAction(c *cli.Context) error {
 		return usagef("%v", err)
 	}
 	return err
+}
+
+// restoreToDir writes the restore set as files (restore --to-dir).
+func restoreToDir(c *cli.Context, r *repo.Repository, opts restore.Options, dir string) error {
+	rep, err := restore.ToDir(background(c), r, opts, dir)
+	if errors.Is(err, restore.ErrBadSelection) || errors.Is(err, restore.ErrNothingSelected) {
+		return usagef("%v", err)
+	}
+	if err != nil {
+		return err
+	}
+	if c.Bool("json") {
+		return printJSON(c, struct {
+			Snapshot string `json:"snapshot"`
+			*restore.DirReport
+		}{opts.Snapshot.ID.String(), rep})
+	}
+	total, files := 0, 0
+	for _, res := range rep.CSV {
+		line := fmt.Sprintf("%-24s %8d records", res.Object, res.Records)
+		if res.Files > 0 {
+			line += fmt.Sprintf(", %d files", res.Files)
+		}
+		out(c, "%s\n", line)
+		total += res.Records
+		files += res.Files
+	}
+	out(c, "wrote the restore set of snapshot %s (%d records, %d files) to %s; no org was read or written\n", opts.Snapshot.ID.Short(), total, files, dir)
+	out(c, "Data Loader: %s (insert, or update by Id)\n", filepath.Join(dir, "csv", "OBJECT.csv"))
+	out(c, "sf CLI:      sf data import tree --plan %s --target-org ALIAS\n", filepath.Join(dir, "tree", "plan.json"))
+	return nil
 }
 
 func sameOrg(a, b string) bool {
