@@ -17,9 +17,12 @@ import (
 // fast-forwarded; a missing one is created; a diverged one is left alone
 // (reported as RefDiverged).
 //
-// Every fetched snapshot passes o.Filter (the erase hook) before its file
-// is written here; snapshots and packs the removal record says were
-// removed on purpose are not fetched. r must be opened writable: the
+// Every fetched snapshot passes o.Filter before its file is written here;
+// snapshots and packs the removal record says were removed on purpose are
+// not fetched. Once the snapshots and the remote's audit log are here,
+// o.Scrub may rewrite them (the erase hook) and local refs follow the
+// rewrites; the caller then prunes what the rewrites dropped (when
+// t.Scrubbed or t.Refetched is set). r must be opened writable: the
 // fetched packs are indexed before Pull returns.
 func Pull(ctx context.Context, r *repo.Repository, remoteName string, rb backend.Backend, o Options) (*Transfer, error) {
 	o.defaults()
@@ -55,6 +58,7 @@ func Pull(ctx context.Context, r *repo.Repository, remoteName string, rb backend
 		return t, err
 	}
 	var admitted []string
+	var admittedSnaps []*repo.Snapshot
 	for _, n := range missing(rsnap, lsnap) {
 		id, err := crypto.ParseID(n)
 		if err != nil {
@@ -84,6 +88,7 @@ func Pull(ctx context.Context, r *repo.Repository, remoteName string, rb backend
 			}
 		}
 		admitted = append(admitted, n)
+		admittedSnaps = append(admittedSnaps, s)
 	}
 
 	var skip func(string) (bool, error)
@@ -100,6 +105,29 @@ func Pull(ctx context.Context, r *repo.Repository, remoteName string, rb backend
 	if err := r.IndexNewPacks(ctx); err != nil {
 		return t, err
 	}
+	if skip != nil && len(admittedSnaps) > 0 {
+		// Another machine's snapshot can still use packs pruned here (its
+		// base holds records erased here, next to records it needs): fetch
+		// them too. The scrub below takes the erased records out, and the
+		// caller's prune erases them again (t.Refetched).
+		complete, err := r.Complete(ctx, admittedSnaps)
+		if err != nil {
+			return t, err
+		}
+		if !complete {
+			more, err := packsToCopy(ctx, rb, lb, nil, &Transfer{})
+			if err != nil {
+				return t, err
+			}
+			if err := down.packs(ctx, more); err != nil {
+				return t, err
+			}
+			if err := r.IndexNewPacks(ctx); err != nil {
+				return t, err
+			}
+			t.Refetched = len(more)
+		}
+	}
 	before := t.Files
 	if err := down.small(ctx, backend.Snapshots, admitted, false); err != nil {
 		return t, err
@@ -107,6 +135,19 @@ func Pull(ctx context.Context, r *repo.Repository, remoteName string, rb backend
 	t.Snapshots, t.Files = t.Files-before, before
 	if err := copyMissing(ctx, down, backend.Audit); err != nil {
 		return t, err
+	}
+	var rewrites map[crypto.ID]crypto.ID
+	if o.Scrub != nil {
+		written := make([]crypto.ID, 0, len(admitted))
+		for _, n := range admitted {
+			if id, err := crypto.ParseID(n); err == nil {
+				written = append(written, id)
+			}
+		}
+		if rewrites, err = o.Scrub.Scrub(ctx, written); err != nil {
+			return t, fmt.Errorf("taking erased records out of the fetched snapshots: %w", err)
+		}
+		t.Scrubbed = len(rewrites)
 	}
 
 	remoteRefs, err := rv.Refs(ctx)
@@ -117,12 +158,16 @@ func Pull(ctx context.Context, r *repo.Repository, remoteName string, rb backend
 		return t, err
 	}
 	for _, name := range sortedKeys(remoteRefs) {
-		if _, err := r.LoadSnapshot(ctx, remoteRefs[name]); errors.Is(err, repo.ErrNotFound) {
+		target := remoteRefs[name]
+		if n, ok := rewrites[target]; ok {
+			target = n // the remote's snapshot, without the erased records
+		}
+		if _, err := r.LoadSnapshot(ctx, target); errors.Is(err, repo.ErrNotFound) {
 			continue // refused by the filter: the local ref stays
 		} else if err != nil {
 			return t, err
 		}
-		u, err := moveRef(ctx, r, name, remoteRefs[name], r.LoadSnapshot, r.LoadSnapshot, false, nil)
+		u, err := moveRef(ctx, r, name, target, r.LoadSnapshot, r.LoadSnapshot, false, nil)
 		if err != nil {
 			return t, err
 		}

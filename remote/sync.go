@@ -36,6 +36,15 @@ type IncomingFilter interface {
 	Admit(ctx context.Context, s *repo.Snapshot) (bool, error)
 }
 
+// Scrubber sees the snapshots a pull wrote, after the remote's audit log
+// was fetched, and may rewrite them (the erase hook: records erased here,
+// or by the machine whose audit log just arrived, are taken out again). It
+// returns the rewrites (old → new), refs naming an old one already moved;
+// pull then moves refs to the rewrites. The retention code implements it.
+type Scrubber interface {
+	Scrub(ctx context.Context, written []crypto.ID) (map[crypto.ID]crypto.ID, error)
+}
+
 // Options tune push, pull and clone.
 type Options struct {
 	Parallel int          // files copied at once (default 8)
@@ -45,6 +54,7 @@ type Options struct {
 	Force   bool
 	Removed RemovalRecord  // may be nil
 	Filter  IncomingFilter // pull only; may be nil
+	Scrub   Scrubber       // pull only; may be nil
 	Now     func() time.Time
 	// LockWait is how long push and pull wait for another machine's
 	// removal of pruned data to finish (default 1 minute).
@@ -104,6 +114,11 @@ type Transfer struct {
 	// the local repository removed.
 	RemovalSkipped string `json:"removal_skipped,omitempty"`
 	Rejected       int    `json:"rejected_snapshots,omitempty"` // pull: refused by the IncomingFilter or the removal record
+	// Scrubbed: pull rewrote this many snapshots (without erased records).
+	Scrubbed int `json:"rewritten_snapshots,omitempty"`
+	// Refetched: pull fetched this many packs the local repository had
+	// pruned, because fetched snapshots use them; the caller prunes after.
+	Refetched int `json:"refetched_pruned_packs,omitempty"`
 }
 
 // listNames lists the files of one type.

@@ -370,3 +370,32 @@ func (r *Repository) RepairIndex(ctx context.Context, progress func(string)) (pa
 	}
 	return packs, bad, nil
 }
+
+// Complete reports whether every blob the snapshots reference is indexed
+// here, and every tree readable (pull asks it of the snapshots it fetched,
+// which may need packs it skipped). Subtrees shared between the snapshots
+// are walked once.
+func (r *Repository) Complete(ctx context.Context, snaps []*Snapshot) (bool, error) {
+	seen := map[crypto.ID]bool{}
+	complete := true
+	for _, s := range snaps {
+		mark := func(id crypto.ID, _ string) (bool, error) {
+			if seen[id] {
+				return false, nil
+			}
+			seen[id] = true
+			if _, err := r.idx.Lookup(id); err != nil {
+				complete = false
+				return false, nil
+			}
+			return true, nil
+		}
+		if err := r.walkSnapshot(ctx, s, mark, func(Problem) { complete = false }); err != nil {
+			return false, err
+		}
+		if !complete {
+			return false, nil
+		}
+	}
+	return true, nil
+}

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
-	"time"
 
 	"github.com/orgsnap/orgsnap/repo/crypto"
 	"github.com/orgsnap/orgsnap/repo/tree"
@@ -272,8 +271,10 @@ type RemovalLog struct {
 	r         *Repository
 	hashes    map[crypto.ID]struct{}
 	snapshots map[crypto.ID]bool
-	packs     map[string]bool
-	lastErase time.Time
+	// replacedBy maps a snapshot an erase or a rewrite replaced to its
+	// rewrite (which may itself have been replaced since).
+	replacedBy map[crypto.ID]crypto.ID
+	packs      map[string]bool
 }
 
 // RemovalLog reads the audit log once (it is small: 32 bytes per erased
@@ -283,7 +284,7 @@ func (r *Repository) RemovalLog(ctx context.Context) (*RemovalLog, error) {
 	if err != nil {
 		return nil, err
 	}
-	rl := &RemovalLog{r: r, hashes: map[crypto.ID]struct{}{}, snapshots: map[crypto.ID]bool{}, packs: map[string]bool{}}
+	rl := &RemovalLog{r: r, hashes: map[crypto.ID]struct{}{}, snapshots: map[crypto.ID]bool{}, replacedBy: map[crypto.ID]crypto.ID{}, packs: map[string]bool{}}
 	for _, e := range log {
 		var d struct {
 			EraseDetail
@@ -301,8 +302,13 @@ func (r *Repository) RemovalLog(ctx context.Context) (*RemovalLog, error) {
 			rl.hashes[id] = struct{}{}
 		}
 		olds := d.Removed
-		for old := range d.Replaced {
+		for old, rewrite := range d.Replaced {
 			olds = append(olds, old)
+			o, err1 := crypto.ParseID(old)
+			n, err2 := crypto.ParseID(rewrite)
+			if err1 == nil && err2 == nil {
+				rl.replacedBy[o] = n
+			}
 		}
 		for _, old := range olds {
 			if id, err := crypto.ParseID(old); err == nil {
@@ -311,9 +317,6 @@ func (r *Repository) RemovalLog(ctx context.Context) (*RemovalLog, error) {
 		}
 		for _, p := range d.RemovedPacks {
 			rl.packs[p] = true
-		}
-		if e.Event == "erase" && e.Time.After(rl.lastErase) {
-			rl.lastErase = e.Time
 		}
 	}
 	return rl, nil
@@ -341,16 +344,12 @@ func (rl *RemovalLog) PackRemoved(_ context.Context, name string) (bool, error) 
 }
 
 // Admit decides whether a snapshot a pull fetched may come in
-// (remote.IncomingFilter): not one this repository removed or replaced,
-// nor one taken before the last erase here — it may hold erased records,
-// which only an erase on its side would have removed. A snapshot taken
-// after it comes in: its writer skipped the erased records if it had the
-// audit log, which push and pull carry.
-func (rl *RemovalLog) Admit(ctx context.Context, s *Snapshot) (bool, error) {
-	if rl.snapshots[s.ID] {
-		return false, nil
-	}
-	return rl.lastErase.IsZero() || s.Time.After(rl.lastErase), nil
+// (remote.IncomingFilter): not one this repository removed (forget) or
+// replaced (erase, prune's rewrite). Any other comes in — another
+// machine's history included, whenever it was taken — and Scrub then
+// takes the erased records out of it.
+func (rl *RemovalLog) Admit(_ context.Context, s *Snapshot) (bool, error) {
+	return !rl.snapshots[s.ID], nil
 }
 
 // TreeKey identifies an object's record trees: two snapshots whose

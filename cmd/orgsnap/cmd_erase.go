@@ -285,15 +285,10 @@ func contains(list []string, s string) bool {
 	return false
 }
 
-// removalHooks are the retention code's hooks for push and pull: what this
-// repository removed on purpose (forget, prune, erase), so that push removes
-// it from the remote and pull never brings it back, and the filter that
-// keeps snapshots that may hold erased records out. An unreadable audit log
-// stops the transfer: admitting everything would undo erasures.
-func removalHooks(c *cli.Context, r *repo.Repository) (remote.RemovalRecord, remote.IncomingFilter, error) {
-	rl, err := r.RemovalLog(background(c))
-	if err != nil {
-		return nil, nil, err
-	}
-	return rl, rl, nil
+// removalRecord is the retention code's hook for push: what this
+// repository removed on purpose (forget, prune, erase), so that push
+// removes it from the remote too. An unreadable audit log stops the push:
+// mirroring nothing would leave erased data on the remote unnoticed.
+func removalRecord(c *cli.Context, r *repo.Repository) (remote.RemovalRecord, error) {
+	return r.RemovalLog(background(c))
 }

@@ -317,3 +317,136 @@ func localBackend(t *testing.T, dir string) backend.Backend {
 	}
 	return b
 }
+
+// TestCLIPullScrubsErasedRecords: clones A and B of one repository. A
+// erases a record and pushes; B, which never saw the erase and still has
+// the record, takes a snapshot holding it and pushes. A's pull admits
+// B's snapshot (other machines' history is not refused) but rewrites it
+// without the record and prunes: the record never comes back to A, and
+// after A's next push the remote no longer holds it. B's own pull then
+// brings the erase to B, which scrubs its local snapshots too.
+func TestCLIPullScrubsErasedRecords(t *testing.T) {
+	t.Setenv("ORGSNAP_TEST_FAST_KDF", "1")
+	t.Setenv("ORGSNAP_PASSWORD", "pw")
+	ctx := context.Background()
+	tmp := t.TempDir()
+	a, b, nas := filepath.Join(tmp, "a"), filepath.Join(tmp, "b"), filepath.Join(tmp, "nas")
+	mustRun := func(want int, args ...string) string {
+		t.Helper()
+		app := newApp()
+		var buf bytes.Buffer
+		app.Writer = &buf
+		err := runApp(context.Background(), app, append([]string{"orgsnap"}, args...))
+		if code := exitCode(err); code != want {
+			t.Fatalf("%v: exit %d, want %d: %v\n%s", args, code, want, err, buf.String())
+		}
+		return buf.String()
+	}
+	mustRun(exitOK, "--repo", a, "init")
+	markedHistory(t, a)
+	mustRun(exitOK, "--repo", a, "remote", "add", "origin", nas)
+	mustRun(exitOK, "--repo", a, "push")
+	mustRun(exitOK, "clone", nas, b)
+
+	mustRun(exitOK, "--repo", a, "erase", "--object", "Contact", "--id", "0035g00000Subject1")
+	mustRun(exitOK, "--repo", a, "push")
+
+	// B snapshots on top of its main: one filler changed, the data
+	// subject still in the org.
+	rb, err := repo.Open(ctx, b, repo.Options{Password: []byte("pw")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	head, version, err := rb.Ref(ctx, "main")
+	if err != nil {
+		t.Fatal(err)
+	}
+	parent, err := rb.LoadSnapshot(ctx, head)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := rb.NewWriter(ctx, repo.WriterOptions{Parent: parent, Org: "00D000000000001", State: []byte(`{"ref":"main"}`),
+		Time: time.Date(2025, 5, 10, 2, 0, 0, 0, time.UTC)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for id, email := range map[string]string{"0035g0000Filler007": "changed-on-b@example.com", "0035g00000Subject1": markerErased + ".b@example.com"} {
+		if err := w.PutRecord(ctx, "Contact", id, record.Record{{Name: "Email", Kind: record.String, Value: email}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sb, err := w.Commit(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := rb.SetRef(ctx, "main", sb.ID, version); err != nil {
+		t.Fatal(err)
+	}
+	rb.Close()
+	// The remote's main moved to A's rewrite: B's push uploads its
+	// snapshot but leaves the ref (exit 8, pull first).
+	mustRun(exitRemoteAhead, "--repo", b, "push")
+	remoteHolds := func() []string {
+		t.Helper()
+		return append(holdersOf(t, openRepoRO(t, a), localBackend(t, nas), markerErased), rawHolders(t, nas, markerErased)...)
+	}
+	if len(remoteHolds()) == 0 {
+		t.Fatal("B's push did not put the record on the remote: the test proves nothing")
+	}
+
+	out := mustRun(exitOK, "--repo", a, "pull")
+	t.Logf("pull on A:\n%s", out)
+	if got := append(holdersOf(t, openRepoRO(t, a), localBackend(t, a), markerErased), rawHolders(t, a, markerErased)...); len(got) > 0 {
+		t.Fatalf("the erased record came back to A with the pull: %v", got)
+	}
+	// B's snapshot is here, rewritten: its other change kept, its
+	// parent A's rewrite of B's parent (the remote's main).
+	func() {
+		ra, err := repo.Open(ctx, a, repo.Options{Password: []byte("pw")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ra.Close()
+		snaps, err := ra.Snapshots(ctx, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var rewritten *repo.Snapshot
+		for _, s := range snaps {
+			if s.Original != nil && *s.Original == sb.ID {
+				rewritten = s
+			}
+		}
+		if rewritten == nil {
+			t.Fatalf("B's snapshot %s was not admitted and rewritten", sb.ID.Short())
+		}
+		if rec, ok, err := ra.Record(ctx, rewritten, "Contact", "0035g0000Filler007"); err != nil || !ok || !strings.Contains(fmt.Sprint(rec), "changed-on-b") {
+			t.Fatalf("B's change in the rewrite: %v %v %v", rec, ok, err)
+		}
+		if _, ok, err := ra.Record(ctx, rewritten, "Contact", "0035g00000Subject1"); err != nil || ok {
+			t.Fatalf("the erased record is in the rewrite of B's snapshot: %v %v", ok, err)
+		}
+		aMain, _, err := ra.Ref(ctx, "main")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rewritten.Parent == nil || *rewritten.Parent != aMain {
+			t.Fatalf("the rewrite's parent is %v, want A's main %s (A's rewrite of B's parent)", rewritten.Parent, aMain.Short())
+		}
+	}()
+	mustRun(exitOK, "--repo", a, "check", "--read-data")
+
+	out = mustRun(exitOK, "--repo", a, "push")
+	t.Logf("push on A:\n%s", out)
+	if got := remoteHolds(); len(got) > 0 {
+		t.Fatalf("after A's push the remote still holds the erased record: %v", got)
+	}
+
+	// B pulls: A's erase arrives, and B's own snapshots are scrubbed.
+	out = mustRun(exitOK, "--repo", b, "pull")
+	t.Logf("pull on B:\n%s", out)
+	if got := append(holdersOf(t, openRepoRO(t, b), localBackend(t, b), markerErased), rawHolders(t, b, markerErased)...); len(got) > 0 {
+		t.Fatalf("B still holds the record A erased after pulling the erase: %v", got)
+	}
+	mustRun(exitOK, "--repo", b, "check", "--read-data")
+}

@@ -4,7 +4,15 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/orgsnap/orgsnap/remote"
+	"github.com/orgsnap/orgsnap/repo"
 )
+
+// pullOutput is pull's --json: the transfer, and the prune that followed
+// when fetched snapshots held erased records.
+type pullOutput struct {
+	*remote.Transfer
+	Prune *repo.PruneProof `json:"prune,omitempty"`
+}
 
 func newPullCommand() *cli.Command {
 	return &cli.Command{
@@ -22,18 +30,32 @@ func newPullCommand() *cli.Command {
 				return err
 			}
 			defer done()
-			removed, filter, err := removalHooks(c, r)
+			rl, err := r.RemovalLog(background(c))
 			if err != nil {
 				return err
 			}
 			t, err := remote.Pull(background(c), r, rc.Name, rb, remote.Options{
-				Parallel: c.Int("parallel"), Progress: progress(c), Removed: removed, Filter: filter, Now: now,
+				Parallel: c.Int("parallel"), Progress: progress(c), Removed: rl, Filter: rl, Scrub: rl, Now: now,
 			})
 			endProgress(c)
-			if t != nil {
-				if perr := printTransfer(c, "fetched", "from", rc, t); perr != nil {
-					return perr
+			if t == nil {
+				return err
+			}
+			res := pullOutput{Transfer: t}
+			if !c.Bool("json") {
+				printTransfer(c, "fetched", "from", rc, t)
+			}
+			if err == nil && t.Scrubbed+t.Refetched > 0 {
+				// Fetched snapshots held erased records and were rewritten,
+				// or needed packs pruned here: erase the dropped data here
+				// again (the remote's copy goes at the next push).
+				if !c.Bool("json") {
+					out(c, "rewrote %d snapshots without records erased here (%d pruned packs fetched again for them); pruning\n", t.Scrubbed, t.Refetched)
 				}
+				res.Prune, err = pruneAndReport(c, r)
+			}
+			if err == nil && c.Bool("json") {
+				return printJSON(c, res)
 			}
 			return err
 		},

@@ -27,7 +27,7 @@ func newPushCommand() *cli.Command {
 				return err
 			}
 			defer done()
-			removed, _, err := removalHooks(c, r)
+			removed, err := removalRecord(c, r)
 			if err != nil {
 				return err
 			}

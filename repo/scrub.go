@@ -1,0 +1,150 @@
+package repo
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/orgsnap/orgsnap/repo/crypto"
+	"github.com/orgsnap/orgsnap/repo/tree"
+)
+
+// Scrubbing snapshots that came from elsewhere.
+//
+// Another machine that never saw this repository's erase (it had not
+// pulled the audit log yet) can back up an erased record again and push
+// the snapshot. Pull admits such a snapshot — refusing it would also
+// refuse that machine's legitimate history — and Scrub then rewrites it
+// without every erased record, exactly as erase does (a new snapshot with
+// Original set; its parent mapped to the rewrite of a replaced parent),
+// logs the rewrite ("rewrite" audit entry, so the next push replaces the
+// remote's copy), and the caller prunes what the rewrite dropped.
+
+// Scrub rewrites the snapshots a pull wrote (written) without the records
+// this repository erased; when the audit log gained erased Ids since rl was
+// read (the pull fetched another machine's erase), every local snapshot is
+// scanned, not only the written ones. It returns the rewrites (old → new),
+// with refs naming a rewritten snapshot already moved
+// (remote.Scrubber). rl is refreshed from the audit log.
+func (rl *RemovalLog) Scrub(ctx context.Context, written []crypto.ID) (map[crypto.ID]crypto.ID, error) {
+	r := rl.r
+	fresh, err := r.RemovalLog(ctx)
+	if err != nil {
+		return nil, err
+	}
+	gained := false
+	for h := range fresh.hashes {
+		if _, ok := rl.hashes[h]; !ok {
+			gained = true
+			break
+		}
+	}
+	*rl = *fresh
+	if len(rl.hashes) == 0 || (len(written) == 0 && !gained) {
+		return nil, nil
+	}
+	all, err := r.Snapshots(ctx, nil) // oldest first
+	if err != nil {
+		return nil, err
+	}
+	scan := map[crypto.ID]bool{}
+	for _, id := range written {
+		scan[id] = true
+	}
+	// Parents replaced earlier map to their (latest) rewrite, so that a
+	// scrubbed snapshot continues this repository's lineage.
+	mapped := map[crypto.ID]crypto.ID{}
+	for old := range rl.replacedBy {
+		mapped[old] = rl.latestRewrite(old)
+	}
+	erasedIn := map[crypto.ID][]string{} // tree → erased keys it holds
+	replaced := map[crypto.ID]crypto.ID{}
+	found := map[string]bool{}
+	detail := RewriteDetail{Why: "snapshots fetched by pull held erased records", Replaced: map[string]string{}}
+	for _, s := range all {
+		if !gained && !scan[s.ID] {
+			continue
+		}
+		sel, err := rl.erasedRecords(ctx, s, erasedIn)
+		if err != nil {
+			return nil, fmt.Errorf("snapshot %s: %w", s.ID.Short(), err)
+		}
+		var ns *Snapshot
+		if len(sel) > 0 || (s.Parent != nil && mapped[*s.Parent] != crypto.ID{}) {
+			if ns, _, err = r.rewriteWithout(ctx, s, sel, mapped, found); err != nil {
+				return nil, fmt.Errorf("snapshot %s: %w", s.ID.Short(), err)
+			}
+		}
+		if ns == nil {
+			continue
+		}
+		mapped[s.ID], replaced[s.ID] = ns.ID, ns.ID
+		detail.Replaced[s.ID.String()] = ns.ID.String()
+	}
+	if len(replaced) == 0 {
+		return nil, nil
+	}
+	detail.Records = len(found)
+	if _, err := r.replaceSnapshots(ctx, replaced); err != nil {
+		return nil, err
+	}
+	if _, err := r.AppendAudit(ctx, "rewrite", detail); err != nil {
+		return nil, err
+	}
+	for old, n := range replaced {
+		rl.snapshots[old], rl.replacedBy[old] = true, n
+	}
+	return replaced, nil
+}
+
+// latestRewrite follows a chain of rewrites from a replaced snapshot.
+func (rl *RemovalLog) latestRewrite(id crypto.ID) crypto.ID {
+	for i := 0; i < 1000; i++ {
+		n, ok := rl.replacedBy[id]
+		if !ok {
+			break
+		}
+		id = n
+	}
+	return id
+}
+
+// erasedRecords lists the erased record Ids a snapshot holds, per object,
+// in any of its trees (base, delta, files): each key is hashed and looked
+// up in the erased set. Trees already scanned (shared along a lineage) are
+// not read again.
+func (rl *RemovalLog) erasedRecords(ctx context.Context, s *Snapshot, erasedIn map[crypto.ID][]string) (EraseSelection, error) {
+	objs, err := rl.r.Objects(ctx, s)
+	if err != nil {
+		return nil, err
+	}
+	st := nodeStore{r: rl.r}
+	sel := EraseSelection{}
+	for _, o := range objs {
+		seen := map[string]bool{}
+		for _, root := range []crypto.ID{o.root.Base, o.root.Delta, o.root.Files} {
+			if root.IsZero() {
+				continue
+			}
+			ids, ok := erasedIn[root]
+			if !ok {
+				it := tree.Iter(ctx, st, tree.ID(root), nil)
+				for it.Next() {
+					if k := string(it.Key()); rl.Erased(k) {
+						ids = append(ids, k)
+					}
+				}
+				if err := it.Err(); err != nil {
+					return nil, err
+				}
+				erasedIn[root] = ids
+			}
+			for _, id := range ids {
+				if !seen[id] {
+					seen[id] = true
+					sel[o.Name] = append(sel[o.Name], id)
+				}
+			}
+		}
+	}
+	return sel, nil
+}
