@@ -253,6 +253,23 @@ func TrackingRefs(ctx context.Context, r *repo.Repository, name string) (map[str
 	return m, nil
 }
 
+// RefResolver lets revisions name remote-tracking refs (origin/main):
+// it implements repo.RemoteRefs from the refs recorded here.
+type RefResolver struct{}
+
+// RemoteRef returns the snapshot ref named on remote when last seen.
+func (RefResolver) RemoteRef(ctx context.Context, r *repo.Repository, remote, ref string) (crypto.ID, bool, error) {
+	if ValidName(remote) != nil {
+		return crypto.ID{}, false, nil
+	}
+	refs, err := TrackingRefs(ctx, r, remote)
+	if err != nil {
+		return crypto.ID{}, false, err
+	}
+	id, ok := refs[ref]
+	return id, ok, nil
+}
+
 func saveTrackingRefs(ctx context.Context, r *repo.Repository, name string, refs map[string]crypto.ID) error {
 	data, err := json.Marshal(refs)
 	if err != nil {

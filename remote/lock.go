@@ -119,6 +119,21 @@ func lockShared(ctx context.Context, be backend.Backend, o *Options) (*remoteLoc
 	}
 }
 
+// lockForReading is lockShared for pull and clone, which only read the
+// remote: when the credentials may not write there (read-only keys, a
+// read-only mount) they go on without a lock, and t.Unlocked says so. A
+// push removing pruned data at that moment can then make them fail (a pack
+// gone), never leave a snapshot without its data: they write a snapshot
+// only after its packs.
+func lockForReading(ctx context.Context, be backend.Backend, o *Options, t *Transfer) (*remoteLock, error) {
+	l, err := lockShared(ctx, be, o)
+	if backend.IsPermission(err) {
+		t.Unlocked = true
+		return nil, nil
+	}
+	return l, err
+}
+
 // lockExclusive takes an exclusive lock, or returns nil when anyone but
 // this same push (holding mine) holds a lock.
 func lockExclusive(ctx context.Context, be backend.Backend, mine *remoteLock, o *Options) (*remoteLock, error) {

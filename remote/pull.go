@@ -31,7 +31,7 @@ func Pull(ctx context.Context, r *repo.Repository, remoteName string, rb backend
 	if _, _, err := sameRepository(ctx, rb, lb); err != nil {
 		return nil, err
 	}
-	lock, err := lockShared(ctx, rb, &o)
+	lock, err := lockForReading(ctx, rb, &o, t)
 	if err != nil {
 		return nil, err
 	}
@@ -198,12 +198,12 @@ func Clone(ctx context.Context, rb backend.Backend, dir string, o Options) (*Tra
 		}
 		return nil, err
 	}
-	lock, err := lockShared(ctx, rb, &o)
+	t := &Transfer{}
+	lock, err := lockForReading(ctx, rb, &o, t)
 	if err != nil {
 		return nil, err
 	}
 	defer lock.release(ctx)
-	t := &Transfer{}
 	down := &copier{src: rb, dst: lb, o: &o, verb: "downloading", t: t}
 	for _, ft := range []backend.FileType{backend.Keys, backend.Settings} {
 		if err := copyMissing(ctx, down, ft); err != nil {

@@ -54,6 +54,9 @@ func Push(ctx context.Context, r *repo.Repository, remoteName string, rb backend
 	if err := copyMissing(ctx, up, backend.Keys); err != nil {
 		return t, err
 	}
+	if err := mirrorKeyRemovals(ctx, lb, rb, &o, t); err != nil {
+		return t, err
+	}
 	// Settings are mutable: the local copy wins. Remote definitions stay
 	// home (they may hold this machine's credentials).
 	ls, err := listNames(ctx, lb, backend.Settings)
@@ -232,6 +235,40 @@ func mirrorRemovals(ctx context.Context, r *repo.Repository, rb backend.Backend,
 	}
 	if lost > 0 {
 		t.RemovalSkipped = fmt.Sprintf("%d packs are on the remote but missing here although the index lists them: kept there (run `orgsnap check`)", lost)
+	}
+	return nil
+}
+
+// mirrorKeyRemovals removes from the remote the key slots removed here on
+// purpose (key remove, key passwd), once every local slot is there: a
+// removed password must not keep opening the remote's copy. Slots another
+// machine added (not in the removal record) stay. Removing a slot does
+// not change the master key: whoever already read the slot with the old
+// password can still decrypt.
+func mirrorKeyRemovals(ctx context.Context, lb, rb backend.Backend, o *Options, t *Transfer) error {
+	if o.Removed == nil {
+		return nil
+	}
+	lk, err := listNames(ctx, lb, backend.Keys)
+	if err != nil {
+		return err
+	}
+	rk, err := listNames(ctx, rb, backend.Keys)
+	if err != nil {
+		return err
+	}
+	for _, n := range missing(rk, lk) {
+		removed, err := o.Removed.KeyRemoved(ctx, n)
+		if err != nil {
+			return err
+		}
+		if !removed {
+			continue
+		}
+		if err := rb.Remove(ctx, backend.Handle{Type: backend.Keys, Name: n}); err != nil {
+			return fmt.Errorf("removing key slot %s from the remote: %w", n, err)
+		}
+		t.RemovedKeys++
 	}
 	return nil
 }

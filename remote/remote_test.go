@@ -374,6 +374,7 @@ func (r removed) SnapshotRemoved(_ context.Context, id crypto.ID) (bool, error) 
 	return r.snaps[id], nil
 }
 func (r removed) PackRemoved(context.Context, string) (bool, error) { return false, nil }
+func (r removed) KeyRemoved(context.Context, string) (bool, error)  { return false, nil }
 
 // After the local repository drops a snapshot and the packs only it used,
 // push removes both from the remote — and only them.
@@ -491,5 +492,51 @@ func TestParseURL(t *testing.T) {
 		if _, err := ParseURL(bad); !errors.Is(err, ErrBadURL) {
 			t.Errorf("ParseURL(%q): %v, want ErrBadURL", bad, err)
 		}
+	}
+}
+
+// readOnly refuses every write, as storage does to read-only credentials.
+type readOnly struct{ backend.Backend }
+
+func (readOnly) Save(_ context.Context, h backend.Handle, _ []byte, _ backend.SaveOptions) error {
+	return fmt.Errorf("save %v: %w", h, backend.ErrPermission)
+}
+
+func (readOnly) Remove(_ context.Context, h backend.Handle) error {
+	return fmt.Errorf("remove %v: %w", h, backend.ErrPermission)
+}
+
+// Pull and clone work with read-only credentials: the remote refuses their
+// lock, and they go on without it (and say so); push still fails, clearly.
+func TestPullCloneReadOnly(t *testing.T) {
+	a := newRepo(t)
+	snap(t, a, 1, 200, "2611")
+	rb := dirRemote(t)
+	if _, err := Push(ctx, a, "origin", rb, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	ro := readOnly{rb}
+	dir := filepath.Join(t.TempDir(), "clone")
+	tr, err := Clone(ctx, ro, dir, Options{})
+	if err != nil || !tr.Unlocked || tr.Snapshots != 1 {
+		t.Fatalf("clone with read-only credentials: %+v, %v", tr, err)
+	}
+	b := open(t, dir)
+	if err := FinishClone(ctx, b, Config{Name: "origin", URL: "file:///x"}); err != nil {
+		t.Fatal(err)
+	}
+	s2 := snap(t, a, 2, 50, "2611")
+	if _, err := Push(ctx, a, "origin", rb, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	tr, err = Pull(ctx, b, "origin", ro, Options{})
+	if err != nil || !tr.Unlocked || tr.Snapshots != 1 {
+		t.Fatalf("pull with read-only credentials: %+v, %v", tr, err)
+	}
+	if id, _, err := b.Ref(ctx, "main"); err != nil || id != s2.ID {
+		t.Fatalf("main after the pull: %v %v", id, err)
+	}
+	if _, err := Push(ctx, b, "origin", ro, Options{}); !backend.IsPermission(err) {
+		t.Fatalf("push with read-only credentials: %v", err)
 	}
 }

@@ -26,6 +26,9 @@ import (
 type RemovalRecord interface {
 	SnapshotRemoved(ctx context.Context, id crypto.ID) (bool, error)
 	PackRemoved(ctx context.Context, name string) (bool, error)
+	// KeyRemoved: a key slot (a password) was removed here; push removes
+	// it from the remote, so the password no longer opens the copy there.
+	KeyRemoved(ctx context.Context, name string) (bool, error)
 }
 
 // IncomingFilter sees every snapshot a pull fetched, before it becomes
@@ -109,6 +112,7 @@ type Transfer struct {
 	// removals (prune, forget, erase).
 	RemovedPacks     int         `json:"removed_packs,omitempty"`
 	RemovedSnapshots int         `json:"removed_snapshots,omitempty"`
+	RemovedKeys      int         `json:"removed_keys,omitempty"`
 	Refs             []RefUpdate `json:"refs"`
 	// Skipped says why nothing was removed although the remote has packs
 	// the local repository removed.
@@ -116,6 +120,9 @@ type Transfer struct {
 	Rejected       int    `json:"rejected_snapshots,omitempty"` // pull: refused by the IncomingFilter or the removal record
 	// Scrubbed: pull rewrote this many snapshots (without erased records).
 	Scrubbed int `json:"rewritten_snapshots,omitempty"`
+	// Unlocked: pull or clone could not write its lock on the remote
+	// (read-only credentials) and went on without it.
+	Unlocked bool `json:"unlocked,omitempty"`
 	// Refetched: pull fetched this many packs the local repository had
 	// pruned, because fetched snapshots use them; the caller prunes after.
 	Refetched int `json:"refetched_pruned_packs,omitempty"`

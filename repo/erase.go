@@ -275,6 +275,7 @@ type RemovalLog struct {
 	// rewrite (which may itself have been replaced since).
 	replacedBy map[crypto.ID]crypto.ID
 	packs      map[string]bool
+	keys       map[string]bool // key slots removed on purpose
 }
 
 // RemovalLog reads the audit log once (it is small: 32 bytes per erased
@@ -284,12 +285,13 @@ func (r *Repository) RemovalLog(ctx context.Context) (*RemovalLog, error) {
 	if err != nil {
 		return nil, err
 	}
-	rl := &RemovalLog{r: r, hashes: map[crypto.ID]struct{}{}, snapshots: map[crypto.ID]bool{}, replacedBy: map[crypto.ID]crypto.ID{}, packs: map[string]bool{}}
+	rl := &RemovalLog{r: r, hashes: map[crypto.ID]struct{}{}, snapshots: map[crypto.ID]bool{}, replacedBy: map[crypto.ID]crypto.ID{}, packs: map[string]bool{}, keys: map[string]bool{}}
 	for _, e := range log {
 		var d struct {
 			EraseDetail
 			Removed      []string `json:"removed"`       // forget
 			RemovedPacks []string `json:"removed_packs"` // prune
+			RemovedKeys  []string `json:"removed_keys"`  // key remove, key passwd
 		}
 		if err := json.Unmarshal(e.Detail, &d); err != nil {
 			return nil, fmt.Errorf("audit log entry %s: %w", e.Name, err)
@@ -318,6 +320,9 @@ func (r *Repository) RemovalLog(ctx context.Context) (*RemovalLog, error) {
 		for _, p := range d.RemovedPacks {
 			rl.packs[p] = true
 		}
+		for _, k := range d.RemovedKeys {
+			rl.keys[k] = true
+		}
 	}
 	return rl, nil
 }
@@ -341,6 +346,12 @@ func (rl *RemovalLog) SnapshotRemoved(_ context.Context, id crypto.ID) (bool, er
 // PackRemoved reports whether prune deleted the pack (remote.RemovalRecord).
 func (rl *RemovalLog) PackRemoved(_ context.Context, name string) (bool, error) {
 	return rl.packs[name], nil
+}
+
+// KeyRemoved reports whether a key slot was removed here on purpose
+// (remote.RemovalRecord).
+func (rl *RemovalLog) KeyRemoved(_ context.Context, name string) (bool, error) {
+	return rl.keys[name], nil
 }
 
 // Admit decides whether a snapshot a pull fetched may come in

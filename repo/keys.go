@@ -140,7 +140,21 @@ func (r *Repository) RemoveKey(ctx context.Context, id string) error {
 	if len(slots) == 1 {
 		return errors.New("refusing to remove the last key slot: the repository would become unreadable")
 	}
+	if err := r.logKeyRemoval(ctx, id); err != nil {
+		return err
+	}
 	return r.be.Remove(ctx, backend.Handle{Type: backend.Keys, Name: id})
+}
+
+// logKeyRemoval records in the audit log that a key slot is being removed
+// on purpose, before it goes, so that push removes it from remotes too
+// (RemovalLog.KeyRemoved). A slot another machine added is not in the log,
+// and push leaves it there.
+func (r *Repository) logKeyRemoval(ctx context.Context, id string) error {
+	_, err := r.AppendAudit(ctx, "keyremoved", struct {
+		RemovedKeys []string `json:"removed_keys"`
+	}{[]string{id}})
+	return err
 }
 
 // ChangePassword replaces the slot that old opens with one for new. The new
@@ -155,8 +169,19 @@ func (r *Repository) ChangePassword(ctx context.Context, old, new []byte, params
 	if err != nil {
 		return "", err
 	}
+	if err := r.logKeyRemoval(ctx, oldName); err != nil {
+		return id, fmt.Errorf("new password added, but recording the removal of the old slot %s failed: %w", oldName, err)
+	}
 	if err := r.be.Remove(ctx, backend.Handle{Type: backend.Keys, Name: oldName}); err != nil {
 		return id, fmt.Errorf("new password added, but removing the old slot %s failed: %w", oldName, err)
 	}
 	return id, nil
+}
+
+// CheckPassword reports whether password opens one of the key slots
+// stored on be (ErrWrongPassword if none does): clone asks it of a remote
+// before downloading its packs. An unprotected slot opens with any password.
+func CheckPassword(ctx context.Context, be backend.Backend, password []byte) error {
+	_, _, err := unlock(ctx, be, password)
+	return err
 }

@@ -12,7 +12,7 @@ import (
 // SetRef on the view is a compare-and-swap on the remote. The view has no
 // index and no lock: it cannot read blobs, and Close does nothing.
 func (r *Repository) On(be backend.Backend) *Repository {
-	return &Repository{dir: r.dir, be: be, cfg: r.cfg, key: r.key, now: r.now, treeCfg: r.treeCfg, chunkP: r.chunkP}
+	return &Repository{dir: r.dir, be: be, cfg: r.cfg, key: r.key, now: r.now, treeCfg: r.treeCfg, chunkP: r.chunkP, remoteRefs: r.remoteRefs}
 }
 
 // IndexNewPacks indexes the packs that are stored but not yet in the index

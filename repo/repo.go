@@ -139,6 +139,9 @@ type Options struct {
 	Purpose string
 	// WrapBackend decorates the storage (fault injection in tests, limits).
 	WrapBackend func(backend.Backend) backend.Backend
+	// RemoteRefs lets revisions name remote-tracking refs (origin/main);
+	// nil: they are unknown revisions.
+	RemoteRefs RemoteRefs
 }
 
 func (o *Options) now() time.Time {
@@ -161,6 +164,8 @@ type Repository struct {
 	chunkP  chunker.Params
 	blobs   *blobStore
 	tables  tableCache // decoded field-list tables
+	// remoteRefs resolves REMOTE/REF revisions (Options.RemoteRefs).
+	remoteRefs RemoteRefs
 }
 
 // Init creates a repository in dir.
@@ -248,7 +253,7 @@ func open(ctx context.Context, lb *local.Backend, cfg *Config, key *crypto.Key, 
 	if o.WrapBackend != nil {
 		be = o.WrapBackend(lb)
 	}
-	r := &Repository{dir: lb.Root(), be: be, cfg: cfg, key: key, now: o.now}
+	r := &Repository{dir: lb.Root(), be: be, cfg: cfg, key: key, now: o.now, remoteRefs: o.RemoteRefs}
 	if o.Now == nil {
 		r.now = time.Now
 	}

@@ -17,6 +17,8 @@ import (
 //
 //	ID prefix      at least 4 hex digits of a snapshot ID, unique among all snapshots
 //	REF            a ref (lineage) name
+//	REMOTE/REF     a remote-tracking ref: REF as last seen on REMOTE by push,
+//	               pull or clone (needs Options.RemoteRefs)
 //	latest         the newest snapshot by time, checkpoints excluded
 //	X~N, X^        the N-th (first) parent of X: X~0 is X, X^^ is X~2
 //	X@{DATE}       the newest snapshot of X's lineage (X and its first
@@ -75,6 +77,14 @@ func (e *AmbiguousError) Error() string {
 }
 
 func (e *AmbiguousError) Unwrap() error { return ErrAmbiguousRevision }
+
+// RemoteRefs looks up remote-tracking refs: the refs last seen on a
+// remote, which the remote package records (repo cannot import it; the
+// CLI installs its implementation through Options.RemoteRefs). found is
+// false when the remote or the ref is unknown.
+type RemoteRefs interface {
+	RemoteRef(ctx context.Context, r *Repository, remote, ref string) (id crypto.ID, found bool, err error)
+}
 
 // LatestRev names the newest snapshot.
 const LatestRev = "latest"
@@ -235,6 +245,9 @@ func (rs *resolver) base(ctx context.Context, name string) (*Snapshot, error) {
 	} else if !errors.Is(err, ErrNotFound) {
 		return nil, err
 	}
+	if remote, ref, ok := strings.Cut(name, "/"); ok {
+		return rs.remoteRef(ctx, name, remote, ref)
+	}
 	hex := strings.ToLower(name)
 	if len(hex) < 4 || strings.Trim(hex, "0123456789abcdef") != "" {
 		return nil, fmt.Errorf("%w %q: not a ref, latest, or at least 4 hex digits of a snapshot id (see `orgsnap log`)", ErrUnknownRevision, name)
@@ -334,4 +347,23 @@ func snapshotBefore(a, b *Snapshot) bool {
 		return a.Time.Before(b.Time)
 	}
 	return a.ID.String() < b.ID.String()
+}
+
+// remoteRef resolves REMOTE/REF (a ref name never holds '/').
+func (rs *resolver) remoteRef(ctx context.Context, name, remote, ref string) (*Snapshot, error) {
+	if rs.r.remoteRefs == nil {
+		return nil, fmt.Errorf("%w %q: remote-tracking refs are not available here", ErrUnknownRevision, name)
+	}
+	id, found, err := rs.r.remoteRefs.RemoteRef(ctx, rs.r, remote, ref)
+	if err != nil {
+		return nil, err
+	}
+	if !found {
+		return nil, fmt.Errorf("%w %q: no remote-tracking ref of that name (see `orgsnap remote list`; `orgsnap pull %s` updates them)", ErrUnknownRevision, name, remote)
+	}
+	s, err := rs.r.LoadSnapshot(ctx, id)
+	if errors.Is(err, ErrNotFound) {
+		return nil, fmt.Errorf("%w %q: it names snapshot %s, which is not in this repository: run `orgsnap pull %s`", ErrUnknownRevision, name, id.Short(), remote)
+	}
+	return s, err
 }

@@ -1,12 +1,15 @@
 package main
 
 import (
+	"errors"
+	"fmt"
 	"path/filepath"
 
 	"github.com/urfave/cli/v2"
 
 	"github.com/orgsnap/orgsnap/remote"
 	"github.com/orgsnap/orgsnap/repo"
+	"github.com/orgsnap/orgsnap/repo/backend"
 )
 
 func newCloneCommand() *cli.Command {
@@ -33,16 +36,27 @@ func newCloneCommand() *cli.Command {
 			}
 			defer rb.Close()
 			ctx := background(c)
+			// The password must open one of the remote's key slots before
+			// anything large is downloaded.
+			if _, err := rb.Stat(ctx, backend.Handle{Type: backend.Config}); backend.IsNotExist(err) {
+				return fmt.Errorf("%w at %s", remote.ErrEmptyRemote, rb.Location())
+			}
+			pw, pwErr := password(c, "repository password: ", false)
+			if err := repo.CheckPassword(ctx, rb, pw); err != nil {
+				if pwErr != nil && errors.Is(err, repo.ErrWrongPassword) {
+					return pwErr // no password given, and one is needed
+				}
+				return fmt.Errorf("%s: %w", rc.URL, err)
+			}
 			t, err := remote.Clone(ctx, rb, dir, remote.Options{Parallel: c.Int("parallel"), Progress: progress(c), Now: now})
 			endProgress(c)
 			if err != nil {
 				return err
 			}
-			pw, err := password(c, "repository password: ", false)
-			if err != nil && !insecureRepo(dir) {
-				return err
-			}
 			if !c.Bool("json") {
+				if t.Unlocked {
+					out(c, "note: these credentials may not write to %s, so no lock was taken there (a push removing pruned data at this moment could make this fail: run it again then)\n", rc.URL)
+				}
 				out(c, "indexing the packs\n")
 			}
 			r, err := repo.Open(ctx, dir, repo.Options{Password: pw, Purpose: "orgsnap clone"})

@@ -12,6 +12,7 @@ import (
 	"github.com/orgsnap/orgsnap/remote"
 	"github.com/orgsnap/orgsnap/repo"
 	"github.com/orgsnap/orgsnap/repo/record"
+	"github.com/orgsnap/orgsnap/sfapi"
 )
 
 func newEraseCommand() *cli.Command {
@@ -77,9 +78,21 @@ func runErase(c *cli.Context) error {
 	if len(ids) == 0 && where == "" {
 		return usagef("say which records to erase: --id, --ids-file or --where")
 	}
-	for _, id := range ids {
-		if len(id) != 18 {
-			return usagef("record Id %q: give the 18-character Id", id)
+	// Snapshots key records by their 18-character Id; a 15-character Id
+	// (what Salesforce shows in URLs and reports) gets its checksum suffix.
+	// 18-character Ids are taken as given (snapshots hold exactly what the
+	// API returned).
+	for i, id := range ids {
+		switch len(id) {
+		case 18:
+		case 15:
+			id18, err := sfapi.To18(id)
+			if err != nil {
+				return usagef("record Id %q: %v", id, err)
+			}
+			ids[i] = id18
+		default:
+			return usagef("record Id %q: give the 15- or 18-character Id", id)
 		}
 	}
 	r, err := openRepo(c, false)

@@ -55,6 +55,12 @@ func printTransfer(c *cli.Context, verb, dir string, rc remote.Config, t *remote
 	if t.RemovedPacks+t.RemovedSnapshots > 0 {
 		out(c, "removed %d packs and %d snapshots from %s (removed here)\n", t.RemovedPacks, t.RemovedSnapshots, rc.Name)
 	}
+	if t.RemovedKeys > 0 {
+		out(c, "removed %d key slots from %s (removed here: those passwords no longer open it)\n", t.RemovedKeys, rc.Name)
+	}
+	if t.Unlocked {
+		out(c, "note: these credentials may not write to %s, so no lock was taken there (a push removing pruned data at this moment could make this fail: run it again then)\n", rc.Name)
+	}
 	if t.RemovalSkipped != "" {
 		out(c, "note: %s\n", t.RemovalSkipped)
 	}

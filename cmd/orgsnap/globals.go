@@ -13,6 +13,7 @@ import (
 	"github.com/urfave/cli/v2"
 	"golang.org/x/term"
 
+	"github.com/orgsnap/orgsnap/remote"
 	"github.com/orgsnap/orgsnap/repo"
 	"github.com/orgsnap/orgsnap/repo/crypto"
 )
@@ -104,6 +105,8 @@ func openRepo(c *cli.Context, readOnly bool) (*repo.Repository, error) {
 		ReadOnly: readOnly,
 		LockWait: c.Duration("lock-wait"),
 		Purpose:  strings.TrimSpace("orgsnap " + c.Command.FullName()),
+		// Revisions may name remote-tracking refs (origin/main).
+		RemoteRefs: remote.RefResolver{},
 	})
 }
 

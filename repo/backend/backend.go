@@ -19,6 +19,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"strings"
 )
 
@@ -117,7 +118,17 @@ var (
 	// denied, no such bucket, a wrong region), so retry layers give up at
 	// once instead of backing off for minutes.
 	ErrPermanent = errors.New("permanent storage error")
+	// ErrPermission: the storage refused the operation to these
+	// credentials (S3 AccessDenied/403, a read-only directory). Read-only
+	// callers (pull, clone) may go on without writing.
+	ErrPermission = errors.New("permission denied")
 )
+
+// IsPermission reports whether err says the credentials may not do that
+// (ErrPermission, or a file system's permission error).
+func IsPermission(err error) bool {
+	return errors.Is(err, ErrPermission) || errors.Is(err, fs.ErrPermission)
+}
 
 // IsNotExist reports whether err says the file is missing.
 func IsNotExist(err error) bool { return errors.Is(err, ErrNotExist) }

@@ -216,10 +216,12 @@ func PruneTable(r *PruneResults) string {
 	fmt.Fprintf(&b, "| prune wall time (open, mark, sweep, fresh index, verify; GOMAXPROCS=%d) | %.1f s |\n", runtime.GOMAXPROCS(0), r.PruneSeconds)
 	fmt.Fprintf(&b, "| peak Go heap in use (MemStats.HeapInuse, sampled every 20 ms) | %.0f MiB |\n", r.PeakHeapMiB)
 	fmt.Fprintf(&b, "| maximum RSS of the prune process (getrusage) | %.0f MiB |\n", r.MaxRSSMiB)
+	fmt.Fprintf(&b, "| record versions no kept snapshot shows, dropped from shared bases (snapshots rewritten) | %d (%d) |\n", p.ShadowedVersions, p.SnapshotsRewritten)
 	fmt.Fprintf(&b, "| blobs erased / plaintext bytes erased | %d / %s |\n", p.BlobsErased, mib(p.BytesErased))
 	fmt.Fprintf(&b, "| live blobs (snapshots kept: %d) | %d |\n", p.Snapshots, p.LiveBlobs)
 	fmt.Fprintf(&b, "| packs rewritten / deleted / written | %d / %d / %d |\n", p.PacksRewritten, p.PacksDeleted, p.PacksWritten)
-	fmt.Fprintf(&b, "| pack bytes before → after | %s → %s (%s freed) |\n", mib(p.PackBytesBefore), mib(p.PackBytesAfter), mib(p.PackBytesBefore-p.PackBytesAfter))
+	fmt.Fprintf(&b, "| pack bytes at the sweep (after the rewrite) → after | %s → %s |\n", mib(p.PackBytesBefore), mib(p.PackBytesAfter))
+	fmt.Fprintf(&b, "| repository bytes before prune → after | %s → %s (%s freed) |\n", mib(r.RepoBytesBefore), mib(r.RepoBytesAfter), mib(r.RepoBytesBefore-r.RepoBytesAfter))
 	fmt.Fprintf(&b, "| proof verified (no erased id in any of %d pack trailers) | %v |\n", p.PacksVerified, p.Verified)
 	return b.String()
 }

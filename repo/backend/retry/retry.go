@@ -86,7 +86,8 @@ func transient(ctx context.Context, err error) bool {
 	case err == nil, ctx.Err() != nil,
 		errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded),
 		errors.Is(err, backend.ErrNotExist), errors.Is(err, backend.ErrExists),
-		errors.Is(err, backend.ErrPrecondition), errors.Is(err, backend.ErrPermanent):
+		errors.Is(err, backend.ErrPrecondition), errors.Is(err, backend.ErrPermanent),
+		backend.IsPermission(err):
 		return false
 	}
 	return true

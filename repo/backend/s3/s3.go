@@ -333,6 +333,8 @@ func (b *Backend) wrap(op string, h backend.Handle, err error) error {
 	switch {
 	case isNotFound(err) && apiCode(err) != "NoSuchBucket":
 		return fmt.Errorf("%s %v: %w", op, h, backend.ErrNotExist)
+	case isDenied(err):
+		return fmt.Errorf("%s %v at %s: %w (%w): %w", op, h, b.Location(), backend.ErrPermission, backend.ErrPermanent, err)
 	case isPermanent(err):
 		return fmt.Errorf("%s %v at %s: %w: %w", op, h, b.Location(), backend.ErrPermanent, err)
 	}
@@ -359,6 +361,11 @@ func isNotFound(err error) bool {
 	var nsk *types.NoSuchKey
 	var nf *types.NotFound
 	return errors.As(err, &nsk) || errors.As(err, &nf) || httpStatus(err) == http.StatusNotFound
+}
+
+// isDenied: the credentials may not do that (other operations may work).
+func isDenied(err error) bool {
+	return apiCode(err) == "AccessDenied" || httpStatus(err) == http.StatusForbidden && apiCode(err) != "InvalidAccessKeyId" && apiCode(err) != "SignatureDoesNotMatch"
 }
 
 // isPermanent: answers that another attempt cannot change (credentials,
