@@ -6,6 +6,7 @@ import (
 	"encoding/csv"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -343,6 +344,7 @@ func (e *engine) insertBatch(os *objSet, batch []*change, bulk bool) error {
 		return err
 	}
 	op := e.oplan(os.name)
+	var retry []*change
 	for i, ch := range batch {
 		if n := b.New[i]; n != "" {
 			e.idmap[ch.it.old] = n
@@ -357,10 +359,35 @@ func (e *engine) insertBatch(os *objSet, batch []*change, bulk bool) error {
 		if code == "" {
 			code, msg = "NOT_PROCESSED", "Salesforce returned no result for this record"
 		}
+		if e.toFallbackOwner(os, ch, code) {
+			retry = append(retry, ch)
+			continue
+		}
 		e.failed[ch.it.old] = code
 		e.result(Result{Object: os.name, OldID: ch.it.old, Action: "insert", Status: "failed", Error: code, Message: msg})
 	}
+	if len(retry) > 0 {
+		return e.insertBatch(os, retry, bulk)
+	}
 	return nil
+}
+
+// toFallbackOwner prepares one more try for a record the org refused
+// because the owner it was sent with is inactive (INACTIVE_OWNER_OR_USER),
+// when a fallback owner is set: the record goes to that owner. It reports
+// whether to retry (never twice: the fallback owner is then the owner).
+func (e *engine) toFallbackOwner(os *objSet, ch *change, code string) bool {
+	if code != "INACTIVE_OWNER_OR_USER" || e.owner == "" {
+		return false
+	}
+	i := slices.IndexFunc(ch.sent, func(f record.Field) bool { return f.Name == "OwnerId" })
+	if i < 0 || ch.sent[i].Value == e.owner {
+		return false
+	}
+	ch.sent = slices.Clone(ch.sent)
+	ch.sent[i].Kind, ch.sent[i].Value = record.String, e.owner
+	e.oplan(os.name).FallbackOwner++
+	return true
 }
 
 func (ch *change) deferredNote() []string { return nil }
@@ -493,6 +520,7 @@ func (e *engine) updateAll(os *objSet, ups []*change, action string) error {
 	if bulk {
 		per = bulkBatch
 	}
+	var retry []*change
 	for start := 0; start < len(ups); start += per {
 		batch := ups[start:min(start+per, len(ups))]
 		if err := e.brake(); err != nil {
@@ -553,8 +581,15 @@ func (e *engine) updateAll(os *objSet, ups []*change, action string) error {
 			if code == "" {
 				code, msg = "NOT_PROCESSED", "Salesforce returned no result for this record"
 			}
+			if e.toFallbackOwner(os, ch, code) {
+				retry = append(retry, ch)
+				continue
+			}
 			e.result(Result{Object: os.name, OldID: ch.it.old, NewID: ch.target, Action: action, Status: "failed", Fields: ch.fields, Error: code, Message: msg})
 		}
+	}
+	if len(retry) > 0 {
+		return e.updateAll(os, retry, action)
 	}
 	return nil
 }

@@ -25,7 +25,8 @@ func isFileObject(name string) bool { _, ok := fileObjects[name]; return ok }
 func (e *engine) insertFiles(os *objSet, chs []*change) error {
 	op := e.oplan(os.name)
 	blobField := fileObjects[os.name]
-	for _, ch := range chs {
+	for i := 0; i < len(chs); i++ { // chs grows by the records retried with the fallback owner
+		ch := chs[i]
 		if os.name == "ContentVersion" {
 			ch.sent = without(ch.sent, "ContentDocumentId")
 			ch.fields = names(ch.sent)
@@ -68,6 +69,10 @@ func (e *engine) insertFiles(os *objSet, chs []*change) error {
 			}
 			if err := e.j.save(e.ctx, b); err != nil {
 				return err
+			}
+			if e.toFallbackOwner(os, ch, ae.ErrorCode) {
+				chs = append(chs, ch)
+				continue
 			}
 			e.failed[ch.it.old] = ae.ErrorCode
 			e.result(Result{Object: os.name, OldID: ch.it.old, Action: "insert", Status: "failed", Error: ae.ErrorCode, Message: ae.Message})

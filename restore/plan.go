@@ -52,6 +52,9 @@ type ObjectPlan struct {
 	Repoint map[string]int `json:"repoint,omitempty"`
 	// Deferred counts references set in the second pass, by field.
 	Deferred map[string]int `json:"second_pass,omitempty"`
+	// FallbackOwner counts records the org refused for their inactive
+	// owner and saved with the fallback owner instead.
+	FallbackOwner int `json:"fallback_owner,omitempty"`
 	// Skipped counts fields or records left alone, by reason.
 	Skipped       map[string]int `json:"skipped,omitempty"`
 	NotCreateable []string       `json:"not_createable,omitempty"`

@@ -59,6 +59,9 @@ func (p *Plan) WriteText(w io.Writer) {
 		if len(op.Repoint) > 0 {
 			fmt.Fprintf(w, "  re-point   %s\n", countList(op.Repoint))
 		}
+		if op.FallbackOwner > 0 {
+			fmt.Fprintf(w, "  owner      %6d  inactive owner replaced by the fallback owner\n", op.FallbackOwner)
+		}
 		if len(op.Deferred) > 0 {
 			fmt.Fprintf(w, "  2nd pass   %s\n", countList(op.Deferred))
 		}

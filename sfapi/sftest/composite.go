@@ -117,7 +117,7 @@ func (o *Org) collections(c *reqCtx, s []string) {
 		case insert && recordID(rec) != "":
 			errs[i] = saveErr("INVALID_FIELD", "cannot specify Id in an insert call", "Id")
 		case insert:
-			ins[i], errs[i] = o.prepInsert(st, input{vals: rec}, t)
+			ins[i], errs[i] = o.prepInsert(st, input{vals: rec, allowSave: allowSave(c.r)}, t)
 		default:
 			id := recordID(rec)
 			if id == "" {
@@ -129,7 +129,7 @@ func (o *Org) collections(c *reqCtx, s []string) {
 				errs[i] = saveErr(err.Code, err.Message, err.Fields...)
 				break
 			}
-			ups[i], errs[i] = o.prepUpdate(rst, idx, input{vals: rec}, t)
+			ups[i], errs[i] = o.prepUpdate(rst, idx, input{vals: rec, allowSave: allowSave(c.r)}, t)
 		}
 		failed = failed || errs[i] != nil
 	}
@@ -400,7 +400,7 @@ func (o *Org) tree(c *reqCtx, object string) {
 			}
 			var p *pendingInsert
 			if bad == nil {
-				p, bad = o.prepInsert(st, input{vals: fields}, t)
+				p, bad = o.prepInsert(st, input{vals: fields, allowSave: allowSave(c.r)}, t)
 			}
 			if bad != nil {
 				failures = append(failures, result{ReferenceID: ref, Errors: toSave(bad)})
@@ -500,7 +500,7 @@ func (o *Org) collUpsert(c *reqCtx, object, extField string) {
 		}
 		switch idxs := o.findByField(st, f, val); len(idxs) {
 		case 0:
-			ins[i], errs[i] = o.prepInsert(st, input{vals: rec}, t)
+			ins[i], errs[i] = o.prepInsert(st, input{vals: rec, allowSave: allowSave(c.r)}, t)
 		case 1:
 			upd := map[string]any{}
 			for k, v := range rec {
@@ -508,7 +508,7 @@ func (o *Org) collUpsert(c *reqCtx, object, extField string) {
 					upd[k] = v
 				}
 			}
-			ups[i], errs[i] = o.prepUpdate(st, idxs[0], input{vals: upd}, t)
+			ups[i], errs[i] = o.prepUpdate(st, idxs[0], input{vals: upd, allowSave: allowSave(c.r)}, t)
 		default:
 			errs[i] = saveErr("DUPLICATE_EXTERNAL_ID", "The external ID provided ("+val+") matches more than one record", f.Name)
 		}

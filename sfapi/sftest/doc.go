@@ -35,5 +35,6 @@
 // sObject Tree success is 201; results requested before JobComplete answer
 // 400 INVALIDJOBSTATE, and with another API version 409; the metadata async
 // id prefix is 09S; getUpdated includes a record when start ≤
-// SystemModstamp < end; undeleting a record removes it from getDeleted.
+// SystemModstamp < end; undeleting a record removes it from getDeleted;
+// Bulk ingest rows are checked by duplicate rules as without allowSave.
 package sftest

@@ -38,6 +38,14 @@ type Options struct {
 	APIDailyLimit int64
 	// ValidationRules run on every insert and update, from any API.
 	ValidationRules []ValidationRule
+	// DuplicateRules run on inserts and updates (see DuplicateRule).
+	DuplicateRules []DuplicateRule
+	// RejectInactiveOwners makes a write that sets OwnerId to an inactive
+	// user fail with INACTIVE_OWNER_OR_USER, as Salesforce does for a user
+	// without the "Update Records with Inactive Owners" permission. Off by
+	// default: generated records may be owned by inactive users, and
+	// restoring them as they were is what most tests check.
+	RejectInactiveOwners bool
 	// QueryBatchSize is the REST query page size when the client sends no
 	// Sforce-Query-Options; zero ⇒ 2000.
 	QueryBatchSize int

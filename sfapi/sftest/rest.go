@@ -324,7 +324,7 @@ func (o *Org) createOne(c *reqCtx, st *objState) {
 		jsonParseErr(c, err)
 		return
 	}
-	id, err := o.Insert(st.obj.Name, fields)
+	id, err := o.insert(st.obj.Name, input{vals: fields, allowSave: allowSave(c.r)})
 	if err != nil {
 		writeError(c.w, err.(*Error))
 		return
@@ -375,7 +375,7 @@ func (o *Org) recordOp(c *reqCtx, st *objState, id string) {
 			return
 		}
 		t := o.beginWrite()
-		p, err := o.prepUpdate(rst, idx, input{vals: fields}, t)
+		p, err := o.prepUpdate(rst, idx, input{vals: fields, allowSave: allowSave(c.r)}, t)
 		if err != nil {
 			writeErr2(c.w, err)
 			return
@@ -462,7 +462,7 @@ func (o *Org) upsertOne(c *reqCtx, st *objState, f *Field, value string) {
 			if f.Name != "Id" {
 				fields[f.Name] = value
 			}
-			p, err := o.prepInsert(st, input{vals: fields}, t)
+			p, err := o.prepInsert(st, input{vals: fields, allowSave: allowSave(c.r)}, t)
 			if err != nil {
 				writeErr2(c.w, err)
 				return
@@ -472,7 +472,7 @@ func (o *Org) upsertOne(c *reqCtx, st *objState, f *Field, value string) {
 			writeJSON(c.w, 201, map[string]any{"id": makeID(st.obj.KeyPrefix, idCounter+p.idx), "success": true, "errors": []any{}, "created": true})
 		case 1:
 			delete(fields, f.Name)
-			p, err := o.prepUpdate(st, idxs[0], input{vals: fields}, t)
+			p, err := o.prepUpdate(st, idxs[0], input{vals: fields, allowSave: allowSave(c.r)}, t)
 			if err != nil {
 				writeErr2(c.w, err)
 				return

@@ -42,6 +42,9 @@ type setVal struct {
 type input struct {
 	vals map[string]any
 	csv  bool
+	// allowSave: the request lets duplicate rules that only alert pass
+	// (Sforce-Duplicate-Rule-Header: allowSave=true).
+	allowSave bool
 }
 
 // prepare converts and checks the assignments of one insert (idx < 0) or
@@ -419,6 +422,9 @@ func (o *Org) prepInsert(st *objState, in input, t wtx) (*pendingInsert, *Error)
 	if err := o.checkRecord(st, idx, vals, true); err != nil {
 		return nil, err
 	}
+	if err := o.checkWriteRules(st, idx, vals, sets, in); err != nil {
+		return nil, err
+	}
 	return &pendingInsert{st, idx, vals}, nil
 }
 
@@ -611,6 +617,9 @@ func (o *Org) prepUpdate(st *objState, idx int64, in input, t wtx) (*pendingUpda
 	if err := o.checkRecord(st, idx, vals, false); err != nil {
 		return nil, err
 	}
+	if err := o.checkWriteRules(st, idx, vals, sets, in); err != nil {
+		return nil, err
+	}
 	return &pendingUpdate{st, idx, vals}, nil
 }
 
@@ -745,6 +754,10 @@ func (o *Org) purgeRec(st *objState, idx int64, t wtx) {
 
 // Insert creates a record as the API user and returns its Id.
 func (o *Org) Insert(object string, fields map[string]any) (string, error) {
+	return o.insert(object, input{vals: fields})
+}
+
+func (o *Org) insert(object string, in input) (string, error) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	st := o.state(object)
@@ -752,7 +765,7 @@ func (o *Org) Insert(object string, fields map[string]any) (string, error) {
 		return "", saveErr("INVALID_TYPE", "sObject type '"+object+"' is not supported.")
 	}
 	t := o.beginWrite()
-	p, err := o.prepInsert(st, input{vals: fields}, t)
+	p, err := o.prepInsert(st, in, t)
 	if err != nil {
 		return "", err
 	}
