@@ -83,60 +83,20 @@ import (
 	"github.com/orgsnap/orgsnap/sfapi"
 )
 
-// conv is how a field's text becomes canonical.
-type conv uint8
+// conv is how a field's text becomes canonical: by the kind of its
+// values (sfapi.Field.ValueKind, which filter uses too).
+type conv = sfapi.ValueKind
 
 const (
-	convString conv = iota
-	convAnyType
-	convBool
-	convNumber
-	convDate
-	convDateTime
-	convTime
-	convID
+	convString   = sfapi.KindString
+	convAnyType  = sfapi.KindAny
+	convBool     = sfapi.KindBool
+	convNumber   = sfapi.KindNumber
+	convDate     = sfapi.KindDate
+	convDateTime = sfapi.KindDateTime
+	convTime     = sfapi.KindTime
+	convID       = sfapi.KindID
 )
-
-// convOf decides a field's conversion from describe: Type first, SoapType
-// for types this code does not know.
-func convOf(f sfapi.Field) conv {
-	switch strings.ToLower(f.Type) {
-	case "boolean":
-		return convBool
-	case "int", "long", "double", "currency", "percent":
-		return convNumber
-	case "date":
-		return convDate
-	case "datetime":
-		return convDateTime
-	case "time":
-		return convTime
-	case "id", "reference":
-		return convID
-	case "anytype":
-		return convAnyType
-	case "string", "textarea", "picklist", "multipicklist", "combobox", "email", "phone", "url",
-		"encryptedstring", "datacategorygroupreference":
-		return convString
-	}
-	switch f.SoapType {
-	case "xsd:boolean":
-		return convBool
-	case "xsd:int", "xsd:long", "xsd:double":
-		return convNumber
-	case "xsd:date":
-		return convDate
-	case "xsd:dateTime":
-		return convDateTime
-	case "xsd:time":
-		return convTime
-	case "tns:ID":
-		return convID
-	case "xsd:anyType":
-		return convAnyType
-	}
-	return convString
-}
 
 // Selectable reports whether a describe field can be part of a canonical
 // record: false for base64 (bodies are files), address and location
@@ -209,7 +169,7 @@ func NewCanon(object string, fields []sfapi.Field) (*Canon, error) {
 		}
 		low := strings.ToLower(f.Name)
 		if low == "id" {
-			if convOf(f) != convID {
+			if f.ValueKind() != convID {
 				return nil, fmt.Errorf("backup: %s.Id has type %q; expected id", object, f.Type)
 			}
 			continue
@@ -222,7 +182,7 @@ func NewCanon(object string, fields []sfapi.Field) (*Canon, error) {
 		}
 		c.folded[low] = len(c.cols)
 		c.exact[f.Name] = len(c.cols)
-		c.cols = append(c.cols, column{name: f.Name, conv: convOf(f)})
+		c.cols = append(c.cols, column{name: f.Name, conv: f.ValueKind()})
 		for i := strings.IndexByte(low, '.'); i >= 0; {
 			c.rels[low[:i]] = true
 			j := strings.IndexByte(low[i+1:], '.')
@@ -541,10 +501,6 @@ func (c *Canon) addJSON(b *builder, ci int, v json.RawMessage) error {
 		}
 	}
 	return c.fieldErr(ci, string(v), fmt.Errorf("JSON value of the wrong type for a %s field", cv))
-}
-
-func (cv conv) String() string {
-	return [...]string{"string", "anyType", "boolean", "number", "date", "datetime", "time", "id"}[cv]
 }
 
 // ---- Go values ----

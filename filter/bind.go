@@ -36,41 +36,25 @@ func (t Type) String() string {
 	return fmt.Sprintf("type(%d)", uint8(t))
 }
 
-// TypeOf maps a describe field type (and its soapType, for types this code
-// does not know) to a filter Type, as backup canonicalises them.
-func TypeOf(describeType, soapType string) Type {
-	switch strings.ToLower(describeType) {
-	case "boolean":
+// TypeOf is the filter Type of a describe field: its value kind
+// (sfapi.Field.ValueKind, which backup canonicalises values by), anyType
+// being Unknown.
+func TypeOf(f sfapi.Field) Type {
+	switch f.ValueKind() {
+	case sfapi.KindBool:
 		return Bool
-	case "int", "long", "double", "currency", "percent":
+	case sfapi.KindNumber:
 		return Number
-	case "date":
+	case sfapi.KindDate:
 		return Date
-	case "datetime":
+	case sfapi.KindDateTime:
 		return DateTime
-	case "time":
+	case sfapi.KindTime:
 		return Time
-	case "id", "reference":
+	case sfapi.KindID:
 		return ID
-	case "anytype":
+	case sfapi.KindAny:
 		return Unknown
-	case "string", "textarea", "picklist", "multipicklist", "combobox", "email", "phone", "url",
-		"encryptedstring":
-		return String
-	}
-	switch soapType {
-	case "xsd:boolean":
-		return Bool
-	case "xsd:int", "xsd:long", "xsd:double":
-		return Number
-	case "xsd:date":
-		return Date
-	case "xsd:dateTime":
-		return DateTime
-	case "xsd:time":
-		return Time
-	case "tns:ID":
-		return ID
 	}
 	return String
 }
@@ -83,11 +67,7 @@ type Fields map[string]Type
 // snapshot stores) into Fields.
 func FieldsFromDescribe(describe []byte) (Fields, error) {
 	var d struct {
-		Fields []struct {
-			Name     string `json:"name"`
-			Type     string `json:"type"`
-			SoapType string `json:"soapType"`
-		} `json:"fields"`
+		Fields []sfapi.Field `json:"fields"`
 	}
 	if err := json.Unmarshal(describe, &d); err != nil {
 		return nil, fmt.Errorf("filter: reading describe: %w", err)
@@ -95,7 +75,7 @@ func FieldsFromDescribe(describe []byte) (Fields, error) {
 	fs := make(Fields, len(d.Fields))
 	for _, f := range d.Fields {
 		if f.Name != "" {
-			fs[f.Name] = TypeOf(f.Type, f.SoapType)
+			fs[f.Name] = TypeOf(f)
 		}
 	}
 	return fs, nil

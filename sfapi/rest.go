@@ -211,6 +211,72 @@ type Field struct {
 	PicklistValues        []PicklistValue `json:"picklistValues"`
 }
 
+// ValueKind is the kind of value a field holds: how backup canonicalises
+// its values and how a filter compares them. Both read it from here, so
+// they cannot disagree about a type.
+type ValueKind uint8
+
+const (
+	KindString   ValueKind = iota // text: string, textarea, picklist, email, phone, url…
+	KindAny                       // anyType: each value is what its JSON says
+	KindBool                      // boolean
+	KindNumber                    // int, long, double, currency, percent
+	KindDate                      // date
+	KindDateTime                  // datetime
+	KindTime                      // time
+	KindID                        // id, reference
+)
+
+func (k ValueKind) String() string {
+	if int(k) < len(valueKindNames) {
+		return valueKindNames[k]
+	}
+	return fmt.Sprintf("kind(%d)", uint8(k))
+}
+
+var valueKindNames = [...]string{"string", "anyType", "boolean", "number", "date", "datetime", "time", "id"}
+
+// ValueKind returns the kind of f's values: from its describe type, or
+// its soapType for a type this code does not know (text if neither says).
+func (f Field) ValueKind() ValueKind {
+	switch strings.ToLower(f.Type) {
+	case "boolean":
+		return KindBool
+	case "int", "long", "double", "currency", "percent":
+		return KindNumber
+	case "date":
+		return KindDate
+	case "datetime":
+		return KindDateTime
+	case "time":
+		return KindTime
+	case "id", "reference":
+		return KindID
+	case "anytype":
+		return KindAny
+	case "string", "textarea", "picklist", "multipicklist", "combobox", "email", "phone", "url",
+		"encryptedstring", "datacategorygroupreference":
+		return KindString
+	}
+	switch f.SoapType {
+	case "xsd:boolean":
+		return KindBool
+	case "xsd:int", "xsd:long", "xsd:double":
+		return KindNumber
+	case "xsd:date":
+		return KindDate
+	case "xsd:dateTime":
+		return KindDateTime
+	case "xsd:time":
+		return KindTime
+	case "tns:ID":
+		return KindID
+	case "xsd:anyType":
+		return KindAny
+	}
+	return KindString
+}
+
 // PicklistValue is one value of a picklist field.
 type PicklistValue struct {
 	Value        string `json:"value"`

@@ -11,6 +11,7 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/orgsnap/orgsnap/backup"
+	"github.com/orgsnap/orgsnap/export"
 	"github.com/orgsnap/orgsnap/filter"
 	"github.com/orgsnap/orgsnap/repo"
 	"github.com/orgsnap/orgsnap/restore"
@@ -263,26 +264,22 @@ func splitList(vals []string) []string {
 	return out
 }
 
-// bindWhere compiles --where against the object's stored describe.
+// bindWhere compiles --where against the object's fields in the snapshot
+// (filter.ObjectFields: every stored column, typed from the stored
+// describe), as find does.
 func bindWhere(c *cli.Context, r *repo.Repository, snap *repo.Snapshot, object, where string) (*filter.Matcher, error) {
 	ctx := background(c)
 	expr, err := filter.Parse(where)
 	if err != nil {
 		return nil, usagef("--where: %v", err)
 	}
-	o, err := r.Object(ctx, snap, object)
+	names, err := export.ResolveObjects(ctx, r, snap, []string{object})
 	if err != nil {
-		return nil, usagef("--object %s: not in snapshot %s", object, snap.ID.Short())
+		return nil, usagef("--object: %v", err)
 	}
-	var fields filter.Fields
-	if !o.Schema.IsZero() {
-		doc, err := r.LoadBlob(ctx, o.Schema)
-		if err != nil {
-			return nil, err
-		}
-		if fields, err = filter.FieldsFromDescribe(doc); err != nil {
-			return nil, err
-		}
+	fields, err := filter.ObjectFields(ctx, r, snap, names[0])
+	if err != nil {
+		return nil, err
 	}
 	m, err := expr.Bind(fields)
 	if err != nil {

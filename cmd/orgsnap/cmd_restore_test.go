@@ -1,12 +1,15 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/orgsnap/orgsnap/repo"
+	"github.com/orgsnap/orgsnap/repo/record"
 	"github.com/orgsnap/orgsnap/sfapi/sftest"
 )
 
@@ -172,5 +175,41 @@ func TestCLIRestore(t *testing.T) {
 	}
 	if liveContacts() != count {
 		t.Fatal("--to-dir wrote to the org")
+	}
+	// --where binds to the snapshot's fields (any letter case in --object).
+	last := ""
+	org.Records("Contact", func(r sftest.Record) bool {
+		last, _ = r.Fields["LastName"].(string)
+		return last == ""
+	})
+	want := 0 // the snapshot's Contacts of that name
+	r, err := repo.Open(context.Background(), dir, repo.Options{Password: []byte("repo-password")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	latest, err := r.ResolveRevision(context.Background(), "latest")
+	if err == nil {
+		err = r.EachRecord(context.Background(), latest, "Contact", "", func(_ string, rec record.Record) error {
+			if f, _ := rec.Get("LastName"); f.Value == last {
+				want++
+			}
+			return nil
+		})
+	}
+	r.Close()
+	if err != nil || want == 0 {
+		t.Fatalf("%d Contacts named %q in the snapshot (%v)", want, last, err)
+	}
+	to = filepath.Join(t.TempDir(), "where")
+	out, code, err = runErr(t, "--repo", dir, "restore", "latest", "--object", "contact", "--where", "LastName = '"+last+"'", "--to-dir", to)
+	if code != exitOK {
+		t.Fatalf("--where: %d %v\n%s", code, err, out)
+	}
+	csvData, rerr = os.ReadFile(filepath.Join(to, "csv", "Contact.csv"))
+	if rerr != nil || strings.Count(string(csvData), "\r\n") != want+1 || !strings.Contains(string(csvData), ","+last+",") {
+		t.Fatalf("Contact.csv for LastName %q (%d records): %v\n%s", last, want, rerr, csvData)
+	}
+	if _, code, err = runErr(t, "--repo", dir, "restore", "latest", "--object", "Contact", "--where", "NoSuchField = 1", "--to-dir", to); code != exitUsage {
+		t.Fatalf("--where with an unknown field: exit %d (%v)", code, err)
 	}
 }
