@@ -38,7 +38,18 @@ type blobStore struct {
 type packKey struct {
 	kind  pack.Kind
 	group string
+	// small: the pack's frames are smallFrameSize, not the configured
+	// frame size (delta trees: see smallFrameSize).
+	small bool
 }
+
+// smallFrameSize is the frame size of packs holding delta-tree nodes. A
+// delta is rewritten by every synthetic snapshot, so reading one record's
+// history reads a delta leaf per snapshot: from a 1 MiB frame that costs
+// a 1 MiB decompression, from a 64 KiB one about a sixteenth. Deltas are
+// a few percent of the records, so the weaker compression of small frames
+// costs little.
+const smallFrameSize = 64 << 10
 
 type pendingBlob struct {
 	data []byte
@@ -60,6 +71,11 @@ func newBlobStore(r *Repository) *blobStore {
 // period) unless a blob with the same ID exists. It returns the ID and
 // whether new bytes were written.
 func (r *Repository) SaveBlob(ctx context.Context, t pack.BlobType, group string, data []byte, alias *crypto.ID) (crypto.ID, bool, error) {
+	return r.saveBlob(ctx, packKey{t.Kind(), group, false}, t, data, alias)
+}
+
+// saveBlob is SaveBlob into the packs of key k.
+func (r *Repository) saveBlob(ctx context.Context, k packKey, t pack.BlobType, data []byte, alias *crypto.ID) (crypto.ID, bool, error) {
 	if err := r.writable(); err != nil {
 		return crypto.ID{}, false, err
 	}
@@ -75,7 +91,6 @@ func (r *Repository) SaveBlob(ctx context.Context, t pack.BlobType, group string
 		bs.mu.Unlock()
 		return id, false, err
 	}
-	k := packKey{t.Kind(), group}
 	w := bs.writers[k]
 	if w == nil {
 		w, err = r.newPackWriter(k)
@@ -131,8 +146,12 @@ func (bs *blobStore) savePack(ctx context.Context, k packKey, w *pack.Writer) er
 }
 
 func (r *Repository) newPackWriter(k packKey) (*pack.Writer, error) {
+	frame := r.cfg.FrameSize
+	if k.small {
+		frame = min(frame, smallFrameSize)
+	}
 	return pack.NewWriter(r.key, k.kind, k.group, pack.Options{
-		FrameSize: r.cfg.FrameSize,
+		FrameSize: frame,
 		Level:     pack.Level(r.cfg.Compression),
 		Now:       func() int64 { return r.now().Unix() },
 	})
@@ -321,6 +340,7 @@ type nodeStore struct {
 	r       *Repository
 	group   string
 	records bool // leaves are TypeRecordLeaf
+	delta   bool // a delta tree: its packs have small frames
 }
 
 func (s nodeStore) PutNode(ctx context.Context, data []byte) (tree.ID, error) {
@@ -328,7 +348,7 @@ func (s nodeStore) PutNode(ctx context.Context, data []byte) (tree.ID, error) {
 	if s.records && len(data) > 1 && data[1] == 0 {
 		t = pack.TypeRecordLeaf
 	}
-	id, _, err := s.r.SaveBlob(ctx, t, s.group, data, nil)
+	id, _, err := s.r.saveBlob(ctx, packKey{t.Kind(), s.group, s.delta}, t, data, nil)
 	return tree.ID(id), err
 }
 

@@ -358,30 +358,44 @@ func (r *Repository) diffRecords(ctx context.Context, a, b objectRoot, fn func(r
 		return v
 	}
 	if a.Base == b.Base {
-		next, stop, errp := pullDiff(a.Delta, b.Delta)
-		defer stop()
-		for c, ok := next(); ok; c, ok = next() {
-			old, nw := c.old, c.new
-			if old == nil || nw == nil {
-				bv, _, err := tree.Get(ctx, st, a.Base, c.k)
-				if err != nil {
-					return err
+		// Only the deltas differ. A key one delta lacks takes the base's
+		// value on that side: those base lookups are the cost (they touch
+		// most of the base's frames), so they run in batches on all cores,
+		// as when settling a delta, and the changes still come in key order.
+		batch := make([]settling, 0, settleBatch)
+		emit := func() error {
+			if err := lookupBase(ctx, st, a.Base, batch); err != nil {
+				return err
+			}
+			for _, c := range batch {
+				old, nw := c.old, c.new
+				if old == nil && c.inBase {
+					old = c.base
 				}
-				if old == nil {
-					old = bv
+				if nw == nil && c.inBase {
+					nw = c.base
 				}
-				if nw == nil {
-					nw = bv
+				old, nw = eff(old), eff(nw)
+				if !bytes.Equal(old, nw) {
+					if err := fn(recordChange{c.key, old, nw}); err != nil {
+						return err
+					}
 				}
 			}
-			old, nw = eff(old), eff(nw)
-			if !bytes.Equal(old, nw) {
-				if err := fn(recordChange{c.k, old, nw}); err != nil {
-					return err
-				}
-			}
+			batch = batch[:0]
+			return nil
 		}
-		return *errp
+		err := tree.Diff(ctx, st, a.Delta, b.Delta, func(c tree.Change) error {
+			batch = append(batch, settling{key: bytes.Clone(c.Key), old: bytes.Clone(c.Old), new: bytes.Clone(c.New)})
+			if len(batch) == settleBatch {
+				return emit()
+			}
+			return nil
+		})
+		if err == nil {
+			err = emit()
+		}
+		return err
 	}
 	nextB, stopB, errB := pullDiff(a.Base, b.Base)
 	defer stopB()

@@ -422,7 +422,7 @@ func (rp *repacker) copyOut(ctx context.Context, name string, tr *pack.Trailer, 
 	for _, b := range keep {
 		want[b.ID] = true
 	}
-	k := packKey{tr.Kind, tr.Group}
+	k := packKey{kind: tr.Kind, group: tr.Group}
 	for _, f := range tr.Frames {
 		need := false
 		for _, b := range f.Blobs {

@@ -187,7 +187,9 @@ func (w *Writer) recordEditor(ow *objWriter) *tree.Editor {
 		case ow.replace:
 			root = crypto.ID{}
 		}
-		ow.records = tree.NewEditor(nodeStore{r: w.r, group: w.group(), records: true}, root, w.r.treeCfg)
+		// Edits of a synthetic snapshot build the delta; the others a base.
+		delta := !ow.replace && !ow.resumeBase
+		ow.records = tree.NewEditor(nodeStore{r: w.r, group: w.group(), records: true, delta: delta}, root, w.r.treeCfg)
 	}
 	return ow.records
 }
@@ -585,7 +587,7 @@ func (w *Writer) settleDelta(ctx context.Context, parent objectRoot, edited cryp
 	if err != nil || len(drop) == 0 {
 		return edited, err
 	}
-	ed := tree.NewEditor(nodeStore{r: w.r, group: w.group(), records: true}, edited, w.r.treeCfg)
+	ed := tree.NewEditor(nodeStore{r: w.r, group: w.group(), records: true, delta: true}, edited, w.r.treeCfg)
 	defer ed.Close()
 	for _, k := range drop {
 		ed.Delete(k)

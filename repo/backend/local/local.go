@@ -107,7 +107,7 @@ func (b *Backend) Save(ctx context.Context, h backend.Handle, data []byte, opts 
 			}
 			return syncDir(filepath.Dir(final))
 		}
-		cur, err := statFile(final, h.Name)
+		cur, err := statFile(final, h.Name, hashedETags(h.Type))
 		if err != nil {
 			if errors.Is(err, fs.ErrNotExist) {
 				return fmt.Errorf("save %v: %w", h, backend.ErrPrecondition)
@@ -227,20 +227,31 @@ func (b *Backend) Stat(ctx context.Context, h backend.Handle) (backend.FileInfo,
 	if err != nil {
 		return backend.FileInfo{}, err
 	}
-	fi, err := statFile(p, h.Name)
+	fi, err := statFile(p, h.Name, hashedETags(h.Type))
 	if err != nil {
 		return fi, wrapNotExist(h, err)
 	}
 	return fi, nil
 }
 
-func statFile(path, name string) (backend.FileInfo, error) {
+// hashedETags says whether files of type t get content-hash ETags when
+// small. Not packs and snapshots: they are never rewritten under one name
+// (their names are their content's ids), so size+mtime is exact, and
+// opening a repository lists every pack: thousands of small ones must not
+// all be read and hashed.
+func hashedETags(t backend.FileType) bool { return t != backend.Packs && t != backend.Snapshots }
+
+// statFile describes one file. hashSmall asks for content-hash ETags on
+// small files; without it every ETag is size+mtime, which is exact only for
+// files never rewritten under the same name (packs and snapshots, whose
+// names are their content's ids).
+func statFile(path, name string, hashSmall bool) (backend.FileInfo, error) {
 	st, err := os.Stat(path)
 	if err != nil {
 		return backend.FileInfo{}, err
 	}
 	fi := backend.FileInfo{Name: name, Size: st.Size()}
-	if st.Size() <= hashedETagLimit {
+	if hashSmall && st.Size() <= hashedETagLimit {
 		data, err := os.ReadFile(path)
 		if err != nil {
 			return backend.FileInfo{}, err
@@ -259,6 +270,7 @@ func (b *Backend) List(ctx context.Context, t backend.FileType, fn func(backend.
 		return backend.ListConfig(ctx, b, fn)
 	}
 	dir := filepath.Join(b.root, string(t))
+	hashSmall := hashedETags(t)
 	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			if errors.Is(err, fs.ErrNotExist) && p == dir {
@@ -280,7 +292,7 @@ func (b *Backend) List(ctx context.Context, t backend.FileType, fn func(backend.
 		if strings.HasPrefix(filepath.Base(name), ".") {
 			return nil // lock files and other private state
 		}
-		fi, err := statFile(p, name)
+		fi, err := statFile(p, name, hashSmall)
 		if err != nil {
 			if errors.Is(err, fs.ErrNotExist) {
 				return nil // removed while listing
