@@ -343,3 +343,69 @@ func TestTreeImportsIntoEmulator(t *testing.T) {
 	}
 	t.Logf("imported %d Accounts, %d Contacts (%d with an Account)", counts["Account"], counts["Contact"], withAccount)
 }
+
+// TestTreeFileBodies: Attachments exported in the tree format carry their
+// bodies inline (base64); imported into an empty emulated org under the
+// Accounts exported with them, each has its body byte for byte and the
+// new Account as its parent.
+func TestTreeFileBodies(t *testing.T) {
+	r, s := snapshotOrg(t, 3000)
+	dir := t.TempDir()
+	onAccount := func(object, id string, rec record.Record) (record.Record, bool) {
+		f, _ := rec.Get("ParentId")
+		return rec, object != "Attachment" || strings.HasPrefix(f.Value, "001")
+	}
+	results, err := Run(bg, r, s, Options{Dir: dir, Format: FormatTree, Objects: []string{"Account", "Attachment"}, Select: onAccount})
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := 0
+	for _, res := range results {
+		files += res.Files
+	}
+	dst := sftest.NewServer(sftest.Options{Seed: 6})
+	defer dst.Close()
+	c := clientFor(t, dst)
+	newID, err := exporttest.ImportTree(bg, c, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checked := 0
+	err = r.EachRecord(bg, s, "Attachment", "", func(id string, rec record.Record) error {
+		if _, ok := onAccount("Attachment", id, rec); !ok {
+			return nil
+		}
+		fid, ok, err := r.File(bg, s, "Attachment", id)
+		if err != nil || !ok {
+			return fmt.Errorf("attachment %s has no body in the snapshot (%v)", id, err)
+		}
+		rd, _, err := r.OpenFile(bg, fid)
+		if err != nil {
+			return err
+		}
+		want, _ := io.ReadAll(rd)
+		nid := newID[RefID(id)]
+		blob, err := c.DownloadBlob(bg, "Attachment", nid, "Body")
+		if err != nil {
+			return fmt.Errorf("attachment %s (now %q): %w", id, nid, err)
+		}
+		got, err := io.ReadAll(blob)
+		blob.Close()
+		if err != nil || !bytes.Equal(got, want) {
+			t.Errorf("attachment %s: %d bytes imported (%v), snapshot %d", id, len(got), err, len(want))
+		}
+		parent, _ := rec.Get("ParentId")
+		if x, _ := dst.Org.Get(nid); x.Fields["ParentId"] != newID[RefID(parent.Value)] {
+			t.Errorf("attachment %s: parent %v, want the new Account %s", id, x.Fields["ParentId"], newID[RefID(parent.Value)])
+		}
+		checked++
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if checked == 0 || checked != files {
+		t.Fatalf("%d attachments checked, %d bodies exported", checked, files)
+	}
+	t.Logf("%d attachment bodies imported through the tree files", checked)
+}

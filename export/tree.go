@@ -3,6 +3,7 @@ package export
 import (
 	"bufio"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -29,11 +30,19 @@ import (
 // Only fields the describe marks createable are written (an insert refuses
 // the others), nulls are left out, and a reference to a record that is not
 // part of the export is left out too (counted in DroppedRefs): the org
-// fills it as for a new record (OwnerId: the importing user).
+// fills it as for a new record (OwnerId: the importing user). A file body
+// (Attachment.Body, Document.Body, ContentVersion.VersionData) is written
+// inline as base64, as the REST API takes it; a data file then ends early
+// once it holds TreeFileBytes, so that each request stays small.
 
 // TreeBatch is the most records per data file: the sObject Tree limit of
 // one request.
 const TreeBatch = 200
+
+// TreeFileBytes ends a data file early when file bodies make it this
+// large (our bound, well under what one REST request may carry; a single
+// larger body still gets a file of its own).
+const TreeFileBytes = 10 << 20
 
 // PlanEntry is one object of a tree plan.
 type PlanEntry struct {
@@ -52,6 +61,7 @@ type treeObject struct {
 	keyPrefix string
 	cols      []treeCol
 	refsTo    []string // exported objects this one references (not itself)
+	bodies    bool     // file bodies are written inline (the body field is createable)
 }
 
 type treeCol struct {
@@ -76,6 +86,7 @@ func runTree(ctx context.Context, r *repo.Repository, s *repo.Snapshot, infos []
 		for _, f := range t.describe.Fields {
 			byName[f.Name] = f
 		}
+		t.bodies = t.hasFiles && !o.NoFiles && byName[t.body].Createable
 		for _, name := range t.fields {
 			f, ok := byName[name]
 			if !ok || !f.Createable {
@@ -182,7 +193,7 @@ func writeTree(ctx context.Context, r *repo.Repository, s *repo.Snapshot, t *tre
 	var files []string
 	var f *os.File
 	var w *bufio.Writer
-	inFile := 0
+	inFile, inBytes := 0, 0
 	closeFile := func() error {
 		if w == nil {
 			return nil
@@ -212,7 +223,7 @@ func writeTree(ctx context.Context, r *repo.Repository, s *repo.Snapshot, t *tre
 			res.Path = filepath.Join(o.Dir, t.name+"-*.json")
 		}
 		w = bufio.NewWriterSize(dst, 64<<10)
-		inFile = 0
+		inFile, inBytes = 0, 0
 		_, err := w.WriteString(`{"records":[`)
 		return err
 	}
@@ -228,7 +239,19 @@ func writeTree(ctx context.Context, r *repo.Repository, s *repo.Snapshot, t *tre
 		if !ok {
 			return nil
 		}
-		if w == nil || o.Dir != "" && inFile == TreeBatch {
+		var dropped int
+		buf, dropped = t.appendRecord(buf[:0], id, rec, byPrefix, exported)
+		if t.bodies {
+			var with bool
+			var err error
+			if buf, with, err = appendBody(ctx, r, s, t, id, buf); err != nil {
+				return err
+			}
+			if with {
+				res.Files++
+			}
+		}
+		if w == nil || o.Dir != "" && (inFile == TreeBatch || inFile > 0 && inBytes+len(buf) > TreeFileBytes) {
 			if err := closeFile(); err != nil {
 				return err
 			}
@@ -236,8 +259,6 @@ func writeTree(ctx context.Context, r *repo.Repository, s *repo.Snapshot, t *tre
 				return err
 			}
 		}
-		var dropped int
-		buf, dropped = t.appendRecord(buf[:0], id, rec, byPrefix, exported)
 		res.DroppedRefs += dropped
 		if inFile > 0 {
 			w.WriteByte(',')
@@ -247,6 +268,7 @@ func writeTree(ctx context.Context, r *repo.Repository, s *repo.Snapshot, t *tre
 			return err
 		}
 		inFile++
+		inBytes += len(buf)
 		res.Records++
 		if keep != nil {
 			keep[id] = true
@@ -260,6 +282,28 @@ func writeTree(ctx context.Context, r *repo.Repository, s *repo.Snapshot, t *tre
 		return res, files, fmt.Errorf("export %s: %w", t.name, err)
 	}
 	return res, files, closeFile()
+}
+
+// appendBody adds the record's file body, if the snapshot holds one, to
+// the record JSON b (which ends with its closing brace) as base64.
+func appendBody(ctx context.Context, r *repo.Repository, s *repo.Snapshot, t *treeObject, id string, b []byte) ([]byte, bool, error) {
+	fid, ok, err := r.File(ctx, s, t.name, id)
+	if err != nil || !ok {
+		return b, false, err
+	}
+	rd, _, err := r.OpenFile(ctx, fid)
+	if err != nil {
+		return b, false, fmt.Errorf("file of %s %s: %w", t.name, id, err)
+	}
+	body, err := io.ReadAll(rd)
+	if err != nil {
+		return b, false, fmt.Errorf("file of %s %s: %w", t.name, id, err)
+	}
+	b = append(b[:len(b)-1], ',')
+	b = record.AppendJSONString(b, t.body)
+	b = append(b, `:"`...)
+	b = base64.StdEncoding.AppendEncode(b, body)
+	return append(b, `"}`...), true, nil
 }
 
 // appendRecord appends one record as sObject Tree JSON.

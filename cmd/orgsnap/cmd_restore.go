@@ -147,11 +147,18 @@ func restoreToDir(c *cli.Context, r *repo.Repository, opts restore.Options, dir 
 			*restore.DirReport
 		}{opts.Snapshot.ID.String(), rep})
 	}
+	dropped := map[string]int{}
+	for _, res := range rep.Tree {
+		dropped[res.Object] = res.DroppedRefs
+	}
 	total, files := 0, 0
 	for _, res := range rep.CSV {
 		line := fmt.Sprintf("%-24s %8d records", res.Object, res.Records)
 		if res.Files > 0 {
 			line += fmt.Sprintf(", %d files", res.Files)
+		}
+		if n := dropped[res.Object]; n > 0 {
+			line += fmt.Sprintf(", %d references outside the set left out of the tree files", n)
 		}
 		out(c, "%s\n", line)
 		total += res.Records
