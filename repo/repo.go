@@ -97,7 +97,7 @@ func defaultConfig(now time.Time) (*Config, error) {
 	c.Chunker.Min, c.Chunker.Avg, c.Chunker.Max = p.Min, p.Avg, p.Max
 	c.Tree.MinNode, c.Tree.TargetNode, c.Tree.MaxNode, c.Tree.LeafValueWeight = 2048, 8192, 32768, 64
 	c.InlineLimit = 4096
-	c.RebaseRatio = 16
+	c.RebaseRatio = 8
 	c.FrameSize = pack.DefaultFrameSize
 	c.Compression = 3 // zstd "better": 1.02× vs 1.08× of zstd -3 CSV at 165K vs 226K records/s (docs/benchmarks.md)
 	c.PackSize = 16 << 20

@@ -98,3 +98,44 @@ func BenchmarkPrune1M(b *testing.B) {
 		fmt.Println(PruneTable(res))
 	}
 }
+
+// BenchmarkDailyCycle measures the cost of daily snapshots over time:
+// ORGSNAP_BENCH_RECORDS (default 200,000) records, ORGSNAP_BENCH_DAYS
+// (default 60) days of 1% random churn, ORGSNAP_BENCH_REBASE overriding the
+// rebase ratio.
+func BenchmarkDailyCycle(b *testing.B) {
+	n, days, ratio := 200_000, 60, 0
+	if v, err := strconv.Atoi(os.Getenv("ORGSNAP_BENCH_RECORDS")); err == nil && v > 0 {
+		n = v
+	}
+	if v, err := strconv.Atoi(os.Getenv("ORGSNAP_BENCH_DAYS")); err == nil && v > 0 {
+		days = v
+	}
+	if v, err := strconv.Atoi(os.Getenv("ORGSNAP_BENCH_REBASE")); err == nil && v > 0 {
+		ratio = v
+	}
+	for i := 0; i < b.N; i++ {
+		res, err := Cycle(context.Background(), b.TempDir(), n, days, 0.01, ratio)
+		if err != nil {
+			b.Fatal(err)
+		}
+		fmt.Print(CycleTable(res))
+	}
+}
+
+// TestCycleSmall keeps the daily-cycle harness working, and checks what
+// it measures: a day costs about its changes, except the days a delta is
+// folded into a new base.
+func TestCycleSmall(t *testing.T) {
+	res, err := Cycle(context.Background(), t.TempDir(), 20000, 20, 0.01, 8)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Rebases == 0 || res.Rebases > 2 {
+		t.Fatalf("%d rebases in 20 days of 1%% churn with ratio 8, want 1 or 2", res.Rebases)
+	}
+	if res.NewBytes[0] > res.FullBytes/10 {
+		t.Fatalf("the first day wrote %d bytes, a tenth of the full snapshot is %d", res.NewBytes[0], res.FullBytes/10)
+	}
+	t.Log("\n" + CycleTable(res))
+}
