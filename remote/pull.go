@@ -92,8 +92,15 @@ func Pull(ctx context.Context, r *repo.Repository, remoteName string, rb backend
 	}
 
 	var skip func(string) (bool, error)
+	skipped := 0 // packs left on the remote because they were pruned here
 	if o.Removed != nil {
-		skip = func(n string) (bool, error) { return o.Removed.PackRemoved(ctx, n) }
+		skip = func(n string) (bool, error) {
+			gone, err := o.Removed.PackRemoved(ctx, n)
+			if gone {
+				skipped++
+			}
+			return gone, err
+		}
 	}
 	todo, err := packsToCopy(ctx, rb, lb, skip, t)
 	if err != nil {
@@ -105,7 +112,7 @@ func Pull(ctx context.Context, r *repo.Repository, remoteName string, rb backend
 	if err := r.IndexNewPacks(ctx); err != nil {
 		return t, err
 	}
-	if skip != nil && len(admittedSnaps) > 0 {
+	if skipped > 0 && len(admittedSnaps) > 0 {
 		// Another machine's snapshot can still use packs pruned here (its
 		// base holds records erased here, next to records it needs): fetch
 		// them too. The scrub below takes the erased records out, and the

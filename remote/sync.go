@@ -33,8 +33,9 @@ type RemovalRecord interface {
 
 // IncomingFilter sees every snapshot a pull fetched, before it becomes
 // visible in the local repository (before its file is written). Admit
-// returning false leaves the snapshot out (e.g. it holds records that were
-// erased here); an error stops the pull. The retention code implements it.
+// returning false leaves the snapshot out (e.g. one this repository
+// replaced when it erased records); an error stops the pull. The
+// retention code implements it.
 type IncomingFilter interface {
 	Admit(ctx context.Context, s *repo.Snapshot) (bool, error)
 }

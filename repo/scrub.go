@@ -57,6 +57,26 @@ func (rl *RemovalLog) Scrub(ctx context.Context, written []crypto.ID) (map[crypt
 		mapped[old] = rl.latestRewrite(old)
 	}
 	erasedIn := map[crypto.ID][]string{} // tree → erased keys it holds
+	if !gained {
+		// Trees of the snapshots that were here before the pull are clean
+		// (erase rewrote those it found, the snapshot engine skips erased
+		// records, earlier pulls scrubbed theirs): only trees the pull
+		// brought — usually a few small deltas — are read.
+		for _, s := range all {
+			if scan[s.ID] {
+				continue
+			}
+			objs, err := r.Objects(ctx, s)
+			if err != nil {
+				return nil, fmt.Errorf("snapshot %s: %w", s.ID.Short(), err)
+			}
+			for _, o := range objs {
+				for _, root := range []crypto.ID{o.root.Base, o.root.Delta, o.root.Files} {
+					erasedIn[root] = nil
+				}
+			}
+		}
+	}
 	replaced := map[crypto.ID]crypto.ID{}
 	found := map[string]bool{}
 	detail := RewriteDetail{Why: "snapshots fetched by pull held erased records", Replaced: map[string]string{}}
