@@ -50,6 +50,15 @@ func Push(ctx context.Context, r *repo.Repository, remoteName string, rb backend
 	}
 	defer lock.release(ctx)
 
+	// Another machine's forget, prune or erase (an audit entry this
+	// repository lacks) must be applied here first: uploading now could put
+	// back what it removed — an erased record still in a local snapshot.
+	if n, err := auditMissingHere(ctx, lb, rb); err != nil {
+		return nil, err
+	} else if n > 0 {
+		return nil, fmt.Errorf("%w: %d audit log entries (another machine's forget, prune or erase) are not applied here; run `orgsnap pull %s` first, then push again (nothing was pushed)",
+			ErrRemoteAhead, n, remoteName)
+	}
 	up := &copier{src: lb, dst: rb, o: &o, verb: "uploading", t: t}
 	if err := copyMissing(ctx, up, backend.Keys); err != nil {
 		return t, err
@@ -237,6 +246,20 @@ func mirrorRemovals(ctx context.Context, r *repo.Repository, rb backend.Backend,
 		t.RemovalSkipped = fmt.Sprintf("%d packs are on the remote but missing here although the index lists them: kept there (run `orgsnap check`)", lost)
 	}
 	return nil
+}
+
+// auditMissingHere counts the remote's audit log entries the local
+// repository does not have.
+func auditMissingHere(ctx context.Context, lb, rb backend.Backend) (int, error) {
+	la, err := listNames(ctx, lb, backend.Audit)
+	if err != nil {
+		return 0, err
+	}
+	ra, err := listNames(ctx, rb, backend.Audit)
+	if err != nil {
+		return 0, err
+	}
+	return len(missing(ra, la)), nil
 }
 
 // mirrorKeyRemovals removes from the remote the key slots removed here on

@@ -29,7 +29,7 @@ const (
 	exitStopped       = 5  // the snapshot stopped early (API budget, Ctrl-C); the next run resumes it
 	exitRestoreFailed = 6  // a restore finished but Salesforce refused some records (see its results)
 	exitNoPolicy      = 7  // forget has no retention rule: none given and none saved
-	exitRemoteAhead   = 8  // push refused to move a remote ref past snapshots this repository lacks: pull first
+	exitRemoteAhead   = 8  // push refused: a remote ref is past snapshots this repository lacks, or the remote has removals not applied here: pull first
 	exitNoRepository  = 10 // no repository where one was expected
 	exitLocked        = 11 // another process holds the repository
 	exitWrongPassword = 12 // no key slot opens with the password

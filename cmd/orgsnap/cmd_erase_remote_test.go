@@ -16,6 +16,7 @@ import (
 	"github.com/orgsnap/orgsnap/repo/backend/local"
 	s3be "github.com/orgsnap/orgsnap/repo/backend/s3"
 	"github.com/orgsnap/orgsnap/repo/backend/s3/s3test"
+	"github.com/orgsnap/orgsnap/repo/crypto"
 	"github.com/orgsnap/orgsnap/repo/pack"
 	"github.com/orgsnap/orgsnap/repo/record"
 )
@@ -319,12 +320,13 @@ func localBackend(t *testing.T, dir string) backend.Backend {
 }
 
 // TestCLIPullScrubsErasedRecords: clones A and B of one repository. A
-// erases a record and pushes; B, which never saw the erase and still has
-// the record, takes a snapshot holding it and pushes. A's pull admits
-// B's snapshot (other machines' history is not refused) but rewrites it
-// without the record and prunes: the record never comes back to A, and
-// after A's next push the remote no longer holds it. B's own pull then
-// brings the erase to B, which scrubs its local snapshots too.
+// erases a record; before A pushes, B — which still has the record, and
+// could not know — takes a snapshot holding it and pushes first. A's push
+// is then told to pull; A's pull admits B's snapshot (other machines'
+// history is not refused) but rewrites it without the record and prunes:
+// the record never comes back to A, and after A's next push the remote no
+// longer holds it. B's later push is refused until B pulls (the remote
+// has an erase B has not applied), and B's pull scrubs B's own snapshots.
 func TestCLIPullScrubsErasedRecords(t *testing.T) {
 	t.Setenv("ORGSNAP_TEST_FAST_KDF", "1")
 	t.Setenv("ORGSNAP_PASSWORD", "pw")
@@ -342,6 +344,47 @@ func TestCLIPullScrubsErasedRecords(t *testing.T) {
 		}
 		return buf.String()
 	}
+	holders := func(dir string) []string {
+		t.Helper()
+		return append(holdersOf(t, openRepoRO(t, a), localBackend(t, dir), markerErased), rawHolders(t, dir, markerErased)...)
+	}
+	// snapshotOnB commits a snapshot on B's main: one filler changed, the
+	// data subject still in the org.
+	snapshotOnB := func(month int, filler string) *repo.Snapshot {
+		t.Helper()
+		rb, err := repo.Open(ctx, b, repo.Options{Password: []byte("pw")})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer rb.Close()
+		head, version, err := rb.Ref(ctx, "main")
+		if err != nil {
+			t.Fatal(err)
+		}
+		parent, err := rb.LoadSnapshot(ctx, head)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w, err := rb.NewWriter(ctx, repo.WriterOptions{Parent: parent, Org: "00D000000000001", State: []byte(`{"ref":"main"}`),
+			Time: time.Date(2025, time.Month(month), 10, 2, 0, 0, 0, time.UTC)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for id, email := range map[string]string{filler: "changed-on-b@example.com", "0035g00000Subject1": markerErased + ".b@example.com"} {
+			if err := w.PutRecord(ctx, "Contact", id, record.Record{{Name: "Email", Kind: record.String, Value: email}}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		s, err := w.Commit(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := rb.SetRef(ctx, "main", s.ID, version); err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+
 	mustRun(exitOK, "--repo", a, "init")
 	markedHistory(t, a)
 	mustRun(exitOK, "--repo", a, "remote", "add", "origin", nas)
@@ -349,58 +392,30 @@ func TestCLIPullScrubsErasedRecords(t *testing.T) {
 	mustRun(exitOK, "clone", nas, b)
 
 	mustRun(exitOK, "--repo", a, "erase", "--object", "Contact", "--id", "0035g00000Subject1")
-	mustRun(exitOK, "--repo", a, "push")
-
-	// B snapshots on top of its main: one filler changed, the data
-	// subject still in the org.
-	rb, err := repo.Open(ctx, b, repo.Options{Password: []byte("pw")})
-	if err != nil {
-		t.Fatal(err)
+	sb := snapshotOnB(5, "0035g0000Filler007")
+	mustRun(exitOK, "--repo", b, "push") // first: a fast-forward
+	out := mustRun(exitRemoteAhead, "--repo", a, "push")
+	t.Logf("push on A, after B's:\n%s", out)
+	if len(holders(nas)) == 0 {
+		t.Fatal("the remote does not hold the record B pushed: the test proves nothing")
 	}
-	head, version, err := rb.Ref(ctx, "main")
-	if err != nil {
-		t.Fatal(err)
-	}
-	parent, err := rb.LoadSnapshot(ctx, head)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w, err := rb.NewWriter(ctx, repo.WriterOptions{Parent: parent, Org: "00D000000000001", State: []byte(`{"ref":"main"}`),
-		Time: time.Date(2025, 5, 10, 2, 0, 0, 0, time.UTC)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for id, email := range map[string]string{"0035g0000Filler007": "changed-on-b@example.com", "0035g00000Subject1": markerErased + ".b@example.com"} {
-		if err := w.PutRecord(ctx, "Contact", id, record.Record{{Name: "Email", Kind: record.String, Value: email}}); err != nil {
+	aMain := func() crypto.ID {
+		t.Helper()
+		id, _, err := openRepoRO(t, a).Ref(ctx, "main")
+		if err != nil {
 			t.Fatal(err)
 		}
+		return id
 	}
-	sb, err := w.Commit(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := rb.SetRef(ctx, "main", sb.ID, version); err != nil {
-		t.Fatal(err)
-	}
-	rb.Close()
-	// The remote's main moved to A's rewrite: B's push uploads its
-	// snapshot but leaves the ref (exit 8, pull first).
-	mustRun(exitRemoteAhead, "--repo", b, "push")
-	remoteHolds := func() []string {
-		t.Helper()
-		return append(holdersOf(t, openRepoRO(t, a), localBackend(t, nas), markerErased), rawHolders(t, nas, markerErased)...)
-	}
-	if len(remoteHolds()) == 0 {
-		t.Fatal("B's push did not put the record on the remote: the test proves nothing")
-	}
+	rewriteOfParent := aMain() // A's rewrite of B's snapshot's parent
 
-	out := mustRun(exitOK, "--repo", a, "pull")
+	out = mustRun(exitOK, "--repo", a, "pull")
 	t.Logf("pull on A:\n%s", out)
-	if got := append(holdersOf(t, openRepoRO(t, a), localBackend(t, a), markerErased), rawHolders(t, a, markerErased)...); len(got) > 0 {
+	if got := holders(a); len(got) > 0 {
 		t.Fatalf("the erased record came back to A with the pull: %v", got)
 	}
-	// B's snapshot is here, rewritten: its other change kept, its
-	// parent A's rewrite of B's parent (the remote's main).
+	// B's snapshot is here, rewritten: its other change kept, its parent
+	// A's rewrite of its parent, and A's main moved to it.
 	func() {
 		ra, err := repo.Open(ctx, a, repo.Options{Password: []byte("pw")})
 		if err != nil {
@@ -426,27 +441,46 @@ func TestCLIPullScrubsErasedRecords(t *testing.T) {
 		if _, ok, err := ra.Record(ctx, rewritten, "Contact", "0035g00000Subject1"); err != nil || ok {
 			t.Fatalf("the erased record is in the rewrite of B's snapshot: %v %v", ok, err)
 		}
-		aMain, _, err := ra.Ref(ctx, "main")
-		if err != nil {
-			t.Fatal(err)
+		if rewritten.Parent == nil || *rewritten.Parent != rewriteOfParent {
+			t.Fatalf("the rewrite's parent is %v, want A's rewrite %s", rewritten.Parent, rewriteOfParent.Short())
 		}
-		if rewritten.Parent == nil || *rewritten.Parent != aMain {
-			t.Fatalf("the rewrite's parent is %v, want A's main %s (A's rewrite of B's parent)", rewritten.Parent, aMain.Short())
+		if main, _, err := ra.Ref(ctx, "main"); err != nil || main != rewritten.ID {
+			t.Fatalf("A's main is %v (%v), want the rewrite %s", main, err, rewritten.ID.Short())
 		}
 	}()
 	mustRun(exitOK, "--repo", a, "check", "--read-data")
 
 	out = mustRun(exitOK, "--repo", a, "push")
 	t.Logf("push on A:\n%s", out)
-	if got := remoteHolds(); len(got) > 0 {
+	if !strings.Contains(out, "replaced") {
+		t.Fatalf("the remote's main (B's snapshot) was not moved to its rewrite: %s", out)
+	}
+	if got := holders(nas); len(got) > 0 {
 		t.Fatalf("after A's push the remote still holds the erased record: %v", got)
 	}
 
-	// B pulls: A's erase arrives, and B's own snapshots are scrubbed.
+	// B, still unaware, snapshots the record again: its push is refused
+	// (nothing uploaded) until it pulls the erase.
+	snapshotOnB(6, "0035g0000Filler008")
+	mustRun(exitRemoteAhead, "--repo", b, "push")
+	if got := holders(nas); len(got) > 0 {
+		t.Fatalf("B's refused push put the erased record on the remote: %v", got)
+	}
 	out = mustRun(exitOK, "--repo", b, "pull")
 	t.Logf("pull on B:\n%s", out)
-	if got := append(holdersOf(t, openRepoRO(t, b), localBackend(t, b), markerErased), rawHolders(t, b, markerErased)...); len(got) > 0 {
+	if got := holders(b); len(got) > 0 {
 		t.Fatalf("B still holds the record A erased after pulling the erase: %v", got)
 	}
 	mustRun(exitOK, "--repo", b, "check", "--read-data")
+	out = mustRun(exitOK, "--repo", b, "push")
+	t.Logf("push on B:\n%s", out)
+	if got := holders(nas); len(got) > 0 {
+		t.Fatalf("after B's push the remote holds the erased record: %v", got)
+	}
+	// The remote is whole: a clone of it reads all its data.
+	c := filepath.Join(tmp, "c")
+	mustRun(exitOK, "clone", nas, c)
+	mustRun(exitOK, "--repo", c, "check", "--read-data")
+	mustRun(exitOK, "--repo", a, "pull")
+	mustRun(exitOK, "--repo", a, "check", "--read-data")
 }

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"strings"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -194,16 +195,37 @@ func RunPruneChild(ctx context.Context, stdout io.Writer) (bool, error) {
 	res := PruneResults{PruneSeconds: time.Since(start).Seconds(), Proof: proof}
 	stop()
 	res.PeakHeapMiB = float64(peak.Load()) / (1 << 20)
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err == nil {
-		res.MaxRSSMiB = float64(ru.Maxrss) / 1024 // kilobytes on Linux
-	}
+	res.MaxRSSMiB = maxRSSMiB()
 	data, err := json.Marshal(res)
 	if err != nil {
 		return true, err
 	}
 	fmt.Fprintf(stdout, "%s%s%s\n", childBegin, data, childEnd)
 	return true, nil
+}
+
+// maxRSSMiB is this process's peak resident set. getrusage's ru_maxrss is
+// not it for a process exec'd by a large one: Linux carries the larger of
+// the old and new address spaces' peaks across execve, and Go starts
+// children with vfork (the parent's address space), so the child would
+// report the parent's peak. /proc/self/status's VmHWM is the peak of the
+// current address space only; getrusage is the fallback elsewhere.
+func maxRSSMiB() float64 {
+	if data, err := os.ReadFile("/proc/self/status"); err == nil {
+		for _, line := range strings.Split(string(data), "\n") {
+			if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+				var kb float64
+				if _, err := fmt.Sscanf(strings.TrimSpace(rest), "%f kB", &kb); err == nil {
+					return kb / 1024
+				}
+			}
+		}
+	}
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err == nil {
+		return float64(ru.Maxrss) / 1024 // kilobytes on Linux
+	}
+	return 0
 }
 
 // PruneTable formats the prune figures as a Markdown table.
@@ -215,7 +237,7 @@ func PruneTable(r *PruneResults) string {
 	fmt.Fprintf(&b, "| history built (not part of the figure) | %.1f s, %s, %d snapshots forgotten |\n", r.BuildSeconds, mib(r.RepoBytesBefore), r.Forgotten)
 	fmt.Fprintf(&b, "| prune wall time (open, mark, sweep, fresh index, verify; GOMAXPROCS=%d) | %.1f s |\n", runtime.GOMAXPROCS(0), r.PruneSeconds)
 	fmt.Fprintf(&b, "| peak Go heap in use (MemStats.HeapInuse, sampled every 20 ms) | %.0f MiB |\n", r.PeakHeapMiB)
-	fmt.Fprintf(&b, "| maximum RSS of the prune process (getrusage) | %.0f MiB |\n", r.MaxRSSMiB)
+	fmt.Fprintf(&b, "| maximum RSS of the prune process (VmHWM) | %.0f MiB |\n", r.MaxRSSMiB)
 	fmt.Fprintf(&b, "| record versions no kept snapshot shows, dropped from shared bases (snapshots rewritten) | %d (%d) |\n", p.ShadowedVersions, p.SnapshotsRewritten)
 	fmt.Fprintf(&b, "| blobs erased / plaintext bytes erased | %d / %s |\n", p.BlobsErased, mib(p.BytesErased))
 	fmt.Fprintf(&b, "| live blobs (snapshots kept: %d) | %d |\n", p.Snapshots, p.LiveBlobs)
