@@ -134,7 +134,23 @@ func newApp() *cli.App {
 		}
 	}
 	mark(app.Commands)
+	for _, cmd := range app.Commands {
+		cmd.Category = commandCategory[cmd.Name]
+	}
 	return app
+}
+
+// commandCategory groups the commands in `orgsnap --help` (urfave/cli
+// lists the groups by name).
+var commandCategory = map[string]string{
+	"init": "Setting up", "key": "Setting up", "org": "Setting up",
+	"snapshot": "Backing up and restoring", "restore": "Backing up and restoring",
+	"log": "Looking back", "diff": "Looking back", "history": "Looking back", "show": "Looking back",
+	"find": "Looking back", "export": "Looking back",
+	"forget": "Retention and erasure", "prune": "Retention and erasure", "erase": "Retention and erasure",
+	"remote": "Remotes", "push": "Remotes", "pull": "Remotes", "clone": "Remotes", "ls-remote": "Remotes",
+	"check": "Maintenance", "repair": "Maintenance", "stats": "Maintenance", "cat": "Maintenance",
+	"demo": "Trying it out", "dev-org": "Trying it out",
 }
 
 // now is the clock commands use; tests replace it.

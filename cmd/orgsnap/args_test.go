@@ -34,3 +34,13 @@ func TestInterspersedFlags(t *testing.T) {
 		}
 	}
 }
+
+// TestEveryCommandHasACategory: a command without one would be listed
+// apart from the groups in `orgsnap --help`.
+func TestEveryCommandHasACategory(t *testing.T) {
+	for _, c := range newApp().Commands {
+		if c.Category == "" {
+			t.Errorf("command %q has no entry in commandCategory", c.Name)
+		}
+	}
+}
