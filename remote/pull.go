@@ -22,7 +22,7 @@ import (
 // not fetched. Once the snapshots and the remote's audit log are here,
 // o.Scrub may rewrite them (the erase hook) and local refs follow the
 // rewrites; the caller then prunes what the rewrites dropped (when
-// t.Scrubbed or t.Refetched is set). r must be opened writable: the
+// t.Scrubbed, t.RemovedHere or t.Refetched is set). r must be opened writable: the
 // fetched packs are indexed before Pull returns.
 func Pull(ctx context.Context, r *repo.Repository, remoteName string, rb backend.Backend, o Options) (*Transfer, error) {
 	o.defaults()
@@ -151,8 +151,8 @@ func Pull(ctx context.Context, r *repo.Repository, remoteName string, rb backend
 				written = append(written, id)
 			}
 		}
-		if rewrites, err = o.Scrub.Scrub(ctx, written); err != nil {
-			return t, fmt.Errorf("taking erased records out of the fetched snapshots: %w", err)
+		if rewrites, t.RemovedHere, err = o.Scrub.Scrub(ctx, written); err != nil {
+			return t, fmt.Errorf("applying removals and erasures to the fetched snapshots: %w", err)
 		}
 		t.Scrubbed = len(rewrites)
 	}

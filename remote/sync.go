@@ -42,11 +42,13 @@ type IncomingFilter interface {
 
 // Scrubber sees the snapshots a pull wrote, after the remote's audit log
 // was fetched, and may rewrite them (the erase hook: records erased here,
-// or by the machine whose audit log just arrived, are taken out again). It
-// returns the rewrites (old → new), refs naming an old one already moved;
-// pull then moves refs to the rewrites. The retention code implements it.
+// or by the machine whose audit log just arrived, are taken out again) and
+// remove local snapshots that log says were removed elsewhere. It returns
+// the rewrites (old → new), refs naming an old one already moved, and how
+// many local snapshots it removed; pull then moves refs to the rewrites.
+// The retention code implements it.
 type Scrubber interface {
-	Scrub(ctx context.Context, written []crypto.ID) (map[crypto.ID]crypto.ID, error)
+	Scrub(ctx context.Context, written []crypto.ID) (rewrites map[crypto.ID]crypto.ID, removed int, err error)
 }
 
 // Options tune push, pull and clone.
@@ -124,6 +126,9 @@ type Transfer struct {
 	// Unlocked: pull or clone could not write its lock on the remote
 	// (read-only credentials) and went on without it.
 	Unlocked bool `json:"unlocked,omitempty"`
+	// RemovedHere: pull removed this many local snapshots that the fetched
+	// audit log says another machine removed (forget, erase, rewrite).
+	RemovedHere int `json:"removed_here,omitempty"`
 	// Refetched: pull fetched this many packs the local repository had
 	// pruned, because fetched snapshots use them; the caller prunes after.
 	Refetched int `json:"refetched_pruned_packs,omitempty"`

@@ -22,14 +22,16 @@ import (
 // Scrub rewrites the snapshots a pull wrote (written) without the records
 // this repository erased; when the audit log gained erased Ids since rl was
 // read (the pull fetched another machine's erase), every local snapshot is
-// scanned, not only the written ones. It returns the rewrites (old → new),
-// with refs naming a rewritten snapshot already moved
+// scanned, not only the written ones. First it removes the local snapshots
+// the audit log (with the entries the pull fetched) says were removed on
+// purpose (applyRemovals). It returns the rewrites (old → new), refs naming
+// a rewritten snapshot already moved, and how many snapshots it removed
 // (remote.Scrubber). rl is refreshed from the audit log.
-func (rl *RemovalLog) Scrub(ctx context.Context, written []crypto.ID) (map[crypto.ID]crypto.ID, error) {
+func (rl *RemovalLog) Scrub(ctx context.Context, written []crypto.ID) (rewrites map[crypto.ID]crypto.ID, removed int, err error) {
 	r := rl.r
 	fresh, err := r.RemovalLog(ctx)
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	gained := false
 	for h := range fresh.hashes {
@@ -39,12 +41,15 @@ func (rl *RemovalLog) Scrub(ctx context.Context, written []crypto.ID) (map[crypt
 		}
 	}
 	*rl = *fresh
+	if removed, err = rl.applyRemovals(ctx); err != nil {
+		return nil, 0, err
+	}
 	if len(rl.hashes) == 0 || (len(written) == 0 && !gained) {
-		return nil, nil
+		return nil, removed, nil
 	}
 	all, err := r.Snapshots(ctx, nil) // oldest first
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	scan := map[crypto.ID]bool{}
 	for _, id := range written {
@@ -68,7 +73,7 @@ func (rl *RemovalLog) Scrub(ctx context.Context, written []crypto.ID) (map[crypt
 			}
 			objs, err := r.Objects(ctx, s)
 			if err != nil {
-				return nil, fmt.Errorf("snapshot %s: %w", s.ID.Short(), err)
+				return nil, 0, fmt.Errorf("snapshot %s: %w", s.ID.Short(), err)
 			}
 			for _, o := range objs {
 				for _, root := range []crypto.ID{o.root.Base, o.root.Delta, o.root.Files} {
@@ -86,12 +91,12 @@ func (rl *RemovalLog) Scrub(ctx context.Context, written []crypto.ID) (map[crypt
 		}
 		sel, err := rl.erasedRecords(ctx, s, erasedIn)
 		if err != nil {
-			return nil, fmt.Errorf("snapshot %s: %w", s.ID.Short(), err)
+			return nil, 0, fmt.Errorf("snapshot %s: %w", s.ID.Short(), err)
 		}
 		var ns *Snapshot
 		if len(sel) > 0 || (s.Parent != nil && mapped[*s.Parent] != crypto.ID{}) {
 			if ns, _, err = r.rewriteWithout(ctx, s, sel, mapped, found); err != nil {
-				return nil, fmt.Errorf("snapshot %s: %w", s.ID.Short(), err)
+				return nil, 0, fmt.Errorf("snapshot %s: %w", s.ID.Short(), err)
 			}
 		}
 		if ns == nil {
@@ -101,19 +106,73 @@ func (rl *RemovalLog) Scrub(ctx context.Context, written []crypto.ID) (map[crypt
 		detail.Replaced[s.ID.String()] = ns.ID.String()
 	}
 	if len(replaced) == 0 {
-		return nil, nil
+		return nil, removed, nil
 	}
 	detail.Records = len(found)
 	if _, err := r.replaceSnapshots(ctx, replaced); err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	if _, err := r.AppendAudit(ctx, "rewrite", detail); err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	for old, n := range replaced {
 		rl.snapshots[old], rl.replacedBy[old] = true, n
 	}
-	return replaced, nil
+	return replaced, removed, nil
+}
+
+// applyRemovals removes the local snapshots the audit log says were
+// removed on purpose — by another machine, whose entries a pull just
+// fetched (its forget, or an erase or a rewrite that replaced them): the
+// repository is one, and a snapshot one machine let go must not survive on
+// another and come back with its next push. A snapshot a local ref names
+// is kept unless it was replaced and its rewrite is here (the ref then
+// moves to it). The caller prunes afterwards.
+func (rl *RemovalLog) applyRemovals(ctx context.Context) (int, error) {
+	r := rl.r
+	if len(rl.snapshots) == 0 {
+		return 0, nil
+	}
+	snaps, err := r.Snapshots(ctx, nil)
+	if err != nil {
+		return 0, err
+	}
+	refs, err := r.Refs(ctx)
+	if err != nil {
+		return 0, err
+	}
+	named := map[crypto.ID]bool{}
+	for _, id := range refs {
+		named[id] = true
+	}
+	have := map[crypto.ID]bool{}
+	for _, s := range snaps {
+		have[s.ID] = true
+	}
+	moveTo := map[crypto.ID]crypto.ID{}
+	removed := 0
+	for _, s := range snaps {
+		if !rl.snapshots[s.ID] {
+			continue
+		}
+		if named[s.ID] {
+			if n := rl.latestRewrite(s.ID); n != s.ID && have[n] {
+				moveTo[s.ID] = n
+				removed++
+			}
+			continue
+		}
+		if err := r.RemoveSnapshot(ctx, s.ID); err != nil {
+			return removed, err
+		}
+		removed++
+	}
+	if len(moveTo) > 0 {
+		if _, err := r.replaceSnapshots(ctx, moveTo); err != nil {
+			return removed, err
+		}
+	}
+	return removed, nil
 }
 
 // latestRewrite follows a chain of rewrites from a replaced snapshot.

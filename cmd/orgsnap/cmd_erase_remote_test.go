@@ -484,3 +484,73 @@ func TestCLIPullScrubsErasedRecords(t *testing.T) {
 	mustRun(exitOK, "--repo", a, "pull")
 	mustRun(exitOK, "--repo", a, "check", "--read-data")
 }
+
+// TestCLIPullAppliesRemovals: A forgets the oldest periods and prunes
+// (aged-out records, old versions of changed ones), and pushes. B, a
+// clone that still has those snapshots, cannot push them back (refused
+// until it pulls); its pull removes them here too and prunes, and B's
+// push then leaves the remote without the aged-out data.
+func TestCLIPullAppliesRemovals(t *testing.T) {
+	t.Setenv("ORGSNAP_TEST_FAST_KDF", "1")
+	t.Setenv("ORGSNAP_PASSWORD", "pw")
+	tmp := t.TempDir()
+	a, b, nas := filepath.Join(tmp, "a"), filepath.Join(tmp, "b"), filepath.Join(tmp, "nas")
+	aged := []string{markerAgedOut, markerAgedOut2, markerOldValue}
+	holders := func(dir string) []string {
+		t.Helper()
+		return append(holdersOf(t, openRepoRO(t, a), localBackend(t, dir), aged...), rawHolders(t, dir, aged...)...)
+	}
+	for _, step := range []struct {
+		want int
+		args []string
+	}{
+		{exitOK, []string{"--repo", a, "init"}},
+	} {
+		if out, code := run(t, step.args...); code != step.want {
+			t.Fatalf("%v: %d %s", step.args, code, out)
+		}
+	}
+	markedHistory(t, a)
+	steps := []struct {
+		want int
+		args []string
+	}{
+		{exitOK, []string{"--repo", a, "remote", "add", "origin", nas}},
+		{exitOK, []string{"--repo", a, "push"}},
+		{exitOK, []string{"clone", nas, b}},
+		{exitOK, []string{"--repo", a, "forget", "--keep-periods", "2", "--prune"}},
+		{exitOK, []string{"--repo", a, "push"}},
+		{exitRemoteAhead, []string{"--repo", b, "push"}}, // the remote has A's forget: pull first
+	}
+	for _, step := range steps {
+		if out, code := run(t, step.args...); code != step.want {
+			t.Fatalf("%v: exit %d, want %d: %s", step.args, code, step.want, out)
+		}
+	}
+	if got := holders(nas); len(got) > 0 {
+		t.Fatalf("after A's forget and push, the remote holds: %v", got)
+	}
+	if len(holders(b)) == 0 {
+		t.Fatal("B does not hold the aged-out records before its pull: the test proves nothing")
+	}
+	out, code := run(t, "--repo", b, "pull")
+	// 2 forgotten, 2 replaced by prune's rewrite of the shared base.
+	if code != exitOK || !strings.Contains(out, "removed 4 snapshots here") {
+		t.Fatalf("pull on B: %d %s", code, out)
+	}
+	t.Logf("pull on B:\n%s", out)
+	if got := holders(b); len(got) > 0 {
+		t.Fatalf("after pulling A's forget, B still holds: %v", got)
+	}
+	for _, args := range [][]string{{"--repo", b, "check", "--read-data"}, {"--repo", b, "push"}} {
+		if out, code := run(t, args...); code != exitOK {
+			t.Fatalf("%v: %d %s", args, code, out)
+		}
+	}
+	if got := holders(nas); len(got) > 0 {
+		t.Fatalf("after B's push, the remote holds: %v", got)
+	}
+	if out, code := run(t, "--json", "--repo", b, "log", "main"); code != exitOK || strings.Count(out, `"id"`) != 2 {
+		t.Fatalf("B's main after the pull: %d %s", code, out)
+	}
+}

@@ -45,12 +45,15 @@ func newPullCommand() *cli.Command {
 			if !c.Bool("json") {
 				printTransfer(c, "fetched", "from", rc, t)
 			}
-			if err == nil && t.Scrubbed+t.Refetched > 0 {
+			if err == nil && t.RemovedHere > 0 && !c.Bool("json") {
+				out(c, "removed %d snapshots here that another machine removed (forget, erase)\n", t.RemovedHere)
+			}
+			if err == nil && t.Scrubbed+t.Refetched+t.RemovedHere > 0 {
 				// Fetched snapshots held erased records and were rewritten,
 				// or needed packs pruned here: erase the dropped data here
 				// again (the remote's copy goes at the next push).
-				if !c.Bool("json") {
-					out(c, "rewrote %d snapshots without records erased here (%d pruned packs fetched again for them); pruning\n", t.Scrubbed, t.Refetched)
+				if !c.Bool("json") && t.Scrubbed+t.Refetched > 0 {
+					out(c, "rewrote %d snapshots without records erased here (%d pruned packs fetched again for them)\n", t.Scrubbed, t.Refetched)
 				}
 				res.Prune, err = pruneAndReport(c, r)
 			}
