@@ -265,8 +265,8 @@ func (r *Repository) rewriteWithout(ctx context.Context, s *Snapshot, sel EraseS
 // forget or replaced by an erase, packs deleted by prune. The snapshot
 // engine skips erased records (so a record already deleted in the org, or
 // still there, never comes back), and push and pull consult it
-// (remote.RemovalRecord, remote.IncomingFilter) so that no stale copy on a
-// remote brings removed data back.
+// (remote.RemovalRecord, remote.IncomingFilter, remote.Scrubber) so that no
+// stale copy on a remote or another machine brings removed data back.
 type RemovalLog struct {
 	r         *Repository
 	hashes    map[crypto.ID]struct{}

@@ -235,7 +235,7 @@ func PruneTable(r *PruneResults) string {
 	fmt.Fprintf(&b, "| measure (%d records, %d monthly periods, %.0f%% churn a month; %d oldest periods forgotten) | result |\n|---|---|\n",
 		r.Records, r.Periods, r.Churn*100, r.Periods-r.Kept)
 	fmt.Fprintf(&b, "| history built (not part of the figure) | %.1f s, %s, %d snapshots forgotten |\n", r.BuildSeconds, mib(r.RepoBytesBefore), r.Forgotten)
-	fmt.Fprintf(&b, "| prune wall time (open, mark, sweep, fresh index, verify; GOMAXPROCS=%d) | %.1f s |\n", runtime.GOMAXPROCS(0), r.PruneSeconds)
+	fmt.Fprintf(&b, "| prune wall time (open, rewrite shared bases, mark, sweep, fresh index, verify; GOMAXPROCS=%d) | %.1f s |\n", runtime.GOMAXPROCS(0), r.PruneSeconds)
 	fmt.Fprintf(&b, "| peak Go heap in use (MemStats.HeapInuse, sampled every 20 ms) | %.0f MiB |\n", r.PeakHeapMiB)
 	fmt.Fprintf(&b, "| maximum RSS of the prune process (VmHWM) | %.0f MiB |\n", r.MaxRSSMiB)
 	fmt.Fprintf(&b, "| record versions no kept snapshot shows, dropped from shared bases (snapshots rewritten) | %d (%d) |\n", p.ShadowedVersions, p.SnapshotsRewritten)
