@@ -75,23 +75,35 @@ func (c *CSV) Write(id string, rec record.Record, extra ...string) error {
 		return c.err
 	}
 	b := appendField(c.buf, id)
-	j := 0
-	for _, name := range c.fields {
-		b = append(b, ',')
-		var f record.Field
-		var ok bool
-		if c.sorted {
-			for j < len(rec) && rec[j].Name < name {
-				j++
+	if c.sorted && sameNames(rec, c.fields) {
+		// The common case: the record holds exactly the header's fields
+		// (a repository's records share their names with FieldNames', so
+		// the comparison stops at the pointers).
+		for _, f := range rec {
+			b = append(b, ',')
+			if f.Kind != record.Null {
+				b = appendField(b, f.Value)
 			}
-			if ok = j < len(rec) && rec[j].Name == name; ok {
-				f = rec[j]
-			}
-		} else {
-			f, ok = rec.Get(name)
 		}
-		if ok && f.Kind != record.Null {
-			b = appendField(b, f.Value)
+	} else {
+		j := 0
+		for _, name := range c.fields {
+			b = append(b, ',')
+			var f record.Field
+			var ok bool
+			if c.sorted {
+				for j < len(rec) && rec[j].Name < name {
+					j++
+				}
+				if ok = j < len(rec) && rec[j].Name == name; ok {
+					f = rec[j]
+				}
+			} else {
+				f, ok = rec.Get(name)
+			}
+			if ok && f.Kind != record.Null {
+				b = appendField(b, f.Value)
+			}
 		}
 	}
 	for _, v := range extra {
@@ -100,6 +112,19 @@ func (c *CSV) Write(id string, rec record.Record, extra ...string) error {
 	}
 	c.buf = append(b, '\r', '\n')
 	return c.writeIfFull()
+}
+
+// sameNames reports whether rec's fields are names, in order.
+func sameNames(rec record.Record, names []string) bool {
+	if len(rec) != len(names) {
+		return false
+	}
+	for i, f := range rec {
+		if f.Name != names[i] {
+			return false
+		}
+	}
+	return true
 }
 
 func (c *CSV) writeIfFull() error {

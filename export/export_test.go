@@ -221,8 +221,9 @@ func TestCSVQuoting(t *testing.T) {
 	rec := record.Record{{Name: "A", Kind: record.String, Value: "x,\"y\"\r\nz"}, {Name: "B", Kind: record.Null}, {Name: "C", Kind: record.String, Value: " pad"}}
 	w.Write("001000000000001AAA", rec)
 	w.Write("001000000000002AAA", nil)
+	w.Write("001000000000003AAA", rec[1:]) // a record without A
 	w.Flush()
-	want := "Id,A,B,C\r\n001000000000001AAA,\"x,\"\"y\"\"\r\nz\",,\" pad\"\r\n001000000000002AAA,,,\r\n"
+	want := "Id,A,B,C\r\n001000000000001AAA,\"x,\"\"y\"\"\r\nz\",,\" pad\"\r\n001000000000002AAA,,,\r\n001000000000003AAA,,,\" pad\"\r\n"
 	if b.String() != want {
 		t.Fatalf("CSV:\n%q\nwant\n%q", b.String(), want)
 	}
@@ -230,7 +231,7 @@ func TestCSVQuoting(t *testing.T) {
 	if err := ReadCSV(&b, func(row []string) error { rows = append(rows, append([]string(nil), row...)); return nil }); err != nil {
 		t.Fatal(err)
 	}
-	if len(rows) != 3 || rows[1][1] != rec[0].Value || rows[1][3] != " pad" || rows[2][3] != "" {
+	if len(rows) != 4 || rows[1][1] != rec[0].Value || rows[1][3] != " pad" || rows[2][3] != "" {
 		t.Fatalf("read back %q", rows)
 	}
 	for _, bad := range []string{"a,\"b\n", "a,b\"c\n", "\"a\"b\n", "a\rb\n"} {
