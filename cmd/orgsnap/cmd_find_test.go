@@ -3,16 +3,13 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"path/filepath"
 	"reflect"
 	"sort"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/orgsnap/orgsnap/backup"
 	"github.com/orgsnap/orgsnap/repo"
-	"github.com/orgsnap/orgsnap/repo/crypto"
 	"github.com/orgsnap/orgsnap/sfapi"
 	"github.com/orgsnap/orgsnap/sfapi/sftest"
 )
@@ -22,19 +19,8 @@ import (
 // the repository), --fields and --csv print what was asked, and bad
 // filters exit 2 with a message that says what to fix.
 func TestCLIFind(t *testing.T) {
-	t.Setenv("ORGSNAP_PASSWORD", "pw")
-	srv := sftest.NewServer(sftest.Options{Seed: 5, Records: 1200})
-	defer srv.Close()
-	dir := filepath.Join(t.TempDir(), "repo")
-	r, err := repo.Init(context.Background(), dir, repo.Options{Password: []byte("pw"), KDF: crypto.TestKDF})
-	if err != nil {
-		t.Fatal(err)
-	}
-	client, err := sfapi.New(sfapi.Config{
-		Auth: &sfapi.RefreshTokenFlow{OAuth: sfapi.OAuth{LoginURL: srv.URL, ClientID: sftest.DefaultClientID,
-			ClientSecret: sftest.DefaultClientSecret}, RefreshToken: sftest.DefaultRefreshToken},
-		Clock: sftest.ClientClock{Org: srv.Org, MaxSleep: time.Millisecond},
-	})
+	srv, dir, client := emulatorRepo(t, sftest.Options{Seed: 5, Records: 1200})
+	r, err := repo.Open(context.Background(), dir, repo.Options{Password: []byte("pw")})
 	if err != nil {
 		t.Fatal(err)
 	}

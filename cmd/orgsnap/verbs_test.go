@@ -6,7 +6,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"path/filepath"
 	"reflect"
 	"slices"
 	"sort"
@@ -16,7 +15,6 @@ import (
 
 	"github.com/orgsnap/orgsnap/backup"
 	"github.com/orgsnap/orgsnap/repo"
-	"github.com/orgsnap/orgsnap/repo/crypto"
 	"github.com/orgsnap/orgsnap/sfapi"
 	"github.com/orgsnap/orgsnap/sfapi/sftest"
 )
@@ -149,23 +147,7 @@ func (so *scriptedOrg) liveIDs(object string, n int) []string {
 func body(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
 
 func TestDiffAndHistoryOnScriptedOrg(t *testing.T) {
-	t.Setenv("ORGSNAP_PASSWORD", "pw")
-	srv := sftest.NewServer(sftest.Options{Seed: 21, Records: 1500})
-	defer srv.Close()
-	dir := filepath.Join(t.TempDir(), "repo")
-	r, err := repo.Init(context.Background(), dir, repo.Options{Password: []byte("pw"), KDF: crypto.TestKDF})
-	if err != nil {
-		t.Fatal(err)
-	}
-	r.Close()
-	client, err := sfapi.New(sfapi.Config{
-		Auth: &sfapi.RefreshTokenFlow{OAuth: sfapi.OAuth{LoginURL: srv.URL, ClientID: sftest.DefaultClientID,
-			ClientSecret: sftest.DefaultClientSecret}, RefreshToken: sftest.DefaultRefreshToken},
-		Clock: sftest.ClientClock{Org: srv.Org, MaxSleep: time.Millisecond},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	srv, dir, client := emulatorRepo(t, sftest.Options{Seed: 21, Records: 1500})
 	so := &scriptedOrg{t: t, org: srv.Org, client: client, dir: dir, watched: map[string]string{}, bodyVer: map[string]int{}, fields: map[string][]string{}}
 	leads := so.liveIDs("Lead", 6) // 0-1 updated, 2 deleted and undeleted, 3 purged, 4-5 untouched
 	atts := so.liveIDs("Attachment", 2)
