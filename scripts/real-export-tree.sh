@@ -3,7 +3,9 @@
 # emulated org (orgsnap demo) is exported as sObject Tree JSON with a plan,
 # then `sf data import tree --plan` inserts it into an empty emulated org
 # (orgsnap dev-org --records 0), and the counts and relationships are
-# checked with `sf data query`. Per ../../shared/TESTING.md; not for CI (it
+# checked with `sf data query`; then a `restore --to-dir` set (Accounts with
+# their children, Attachment bodies inline) goes the same way into another
+# empty org. Per ../../shared/TESTING.md; not for CI (it
 # installs Node 22 and the sf CLI into the scratch folder shared with
 # scripts/real-clients.sh).
 #
@@ -57,4 +59,30 @@ echo "imported $((got_a - before)) Accounts, $got_c Contacts ($got_linked with a
 [ "$((got_a - before))" = "$accounts" ] && [ "$got_c" = "$contacts" ] && [ "$got_linked" = "$with_account" ] ||
   { echo "FAIL: the import does not match the export"; exit 1; }
 SF data query -q "SELECT LastName, Account.Name FROM Contact WHERE AccountId != null ORDER BY LastName LIMIT 3" -o emutree
+
+echo "== restore --to-dir, imported by the sf CLI into another empty org"
+# Two Accounts that have Attachments, with their children: the tree files
+# carry the Attachment bodies inline.
+ids=$("$O" find -o Attachment -w "ParentId LIKE '001%'" -f ParentId --csv | tail -n +2 | cut -d, -f2 | sort -u | head -2 | paste -sd,)
+rm -rf "$SCRATCH/rset"
+"$O" restore latest --object Account --id "$ids" --with-children --to-dir "$SCRATCH/rset"
+want_att=$(($(wc -l <"$SCRATCH/rset/csv/Attachment.csv") - 1))
+want_bytes=$(cat "$SCRATCH"/rset/csv/files/Attachment/*/* | wc -c)
+"$O" dev-org --records 0 --seed 10 --port "$((PORT + 1))" >"$SCRATCH/devorg-rset.log" 2>&1 &
+DEVPID2=$!
+trap 'kill $DEVPID 2>/dev/null || true; kill $DEVPID2 2>/dev/null || true' EXIT
+for _ in $(seq 1 120); do
+  grep -q '^access token:' "$SCRATCH/devorg-rset.log" 2>/dev/null && break
+  sleep 0.5
+done
+TOKEN2=$(sed -n 's/^access token: *//p' "$SCRATCH/devorg-rset.log")
+SF_ACCESS_TOKEN="$TOKEN2" SF org login access-token --instance-url "http://127.0.0.1:$((PORT + 1))" --no-prompt --alias emurset >/dev/null
+(cd "$SCRATCH/rset/tree" && SF data import tree --plan plan.json -o emurset --json >"$SCRATCH/import-rset.json") ||
+  { head -c 2000 "$SCRATCH/import-rset.json"; exit 1; }
+got_att=$(SF data query -q "SELECT COUNT() FROM Attachment" -o emurset --json | json 'result.totalSize')
+got_bytes=$(SF data query -q "SELECT BodyLength FROM Attachment" -o emurset --json | json 'result.records.reduce((n,r)=>n+r.BodyLength,0)')
+got_parented=$(SF data query -q "SELECT COUNT() FROM Attachment WHERE ParentId LIKE '001%'" -o emurset --json | json 'result.totalSize')
+echo "restore set: $want_att Attachments ($want_bytes bytes); imported $got_att ($got_bytes bytes, $got_parented under an Account)"
+[ "$got_att" = "$want_att" ] && [ "$got_bytes" = "$want_bytes" ] && [ "$got_parented" = "$want_att" ] && [ "$got_att" -gt 0 ] ||
+  { echo "FAIL: the restore set's Attachments did not import whole"; exit 1; }
 echo "real export tree: all checks passed"
