@@ -529,7 +529,11 @@ func (w *Writer) commitObject(ctx context.Context, ow *objWriter) (objectRoot, O
 			ow.lineage = objectRoot{}
 		}
 		st.Added, st.Changed, st.Deleted = 0, 0, 0
-		if err := w.r.diffRecords(ctx, ow.lineage, or, w.tallier(ctx, ow, &st)); err != nil {
+		tally, err := w.tallier(ctx, or.Table, ow, &st)
+		if err != nil {
+			return or, st, err
+		}
+		if err := w.r.diffRecords(ctx, ow.lineage, or, tally); err != nil {
 			return or, st, err
 		}
 	}
@@ -755,7 +759,11 @@ func (w *Writer) recordsPhase(ctx context.Context, ow *objWriter) (*recordsResul
 		if w.opts.Resume == nil { // resuming: counted against Parent at commit
 			or := ow.parent
 			or.Base, or.Delta = rp.base, rp.delta
-			if err := w.r.diffRecords(ctx, ow.parent, or, w.tallier(ctx, ow, &st)); err != nil {
+			tally, err := w.tallier(ctx, or.Table, ow, &st)
+			if err != nil {
+				return nil, err
+			}
+			if err := w.r.diffRecords(ctx, ow.parent, or, tally); err != nil {
 				return nil, err
 			}
 		}
@@ -832,17 +840,29 @@ func (w *Writer) dropOrphanFiles(ctx context.Context, ow *objWriter, base crypto
 // tallier counts record changes into st, leaving out records whose only
 // difference is a field added or removed while null (sameRecord): a full
 // re-read after a schema change rewrites every record of the object, but
-// changes none.
-func (w *Writer) tallier(ctx context.Context, ow *objWriter, st *ObjectStats) func(recordChange) error {
+// changes none. The values are read against table, the object's field-list
+// table of the newer side (a lineage's tables only grow, so it reads the
+// older side too). It must be the table even when this writer put no
+// record of the object: a resumed run may only delete from an object whose
+// re-read the checkpoint holds, and still counts every record against the
+// parent.
+func (w *Writer) tallier(ctx context.Context, table crypto.ID, ow *objWriter, st *ObjectStats) (func(recordChange) error, error) {
+	t := ow.table
+	if t == nil {
+		var err error
+		if t, err = w.r.loadTable(ctx, table); err != nil {
+			return nil, err
+		}
+	}
 	return func(c recordChange) error {
-		if c.Old != nil && c.New != nil && ow.table != nil {
-			same, err := w.r.sameRecord(ctx, ow.table, c.Old, c.New)
+		if c.Old != nil && c.New != nil {
+			same, err := w.r.sameRecord(ctx, t, c.Old, c.New)
 			if err != nil || same {
 				return err
 			}
 		}
 		return st.tally(c)
-	}
+	}, nil
 }
 
 // tally counts one record change.
