@@ -39,16 +39,16 @@ type packKey struct {
 	kind  pack.Kind
 	group string
 	// small: the pack's frames are smallFrameSize, not the configured
-	// frame size (delta trees: see smallFrameSize).
+	// frame size (delta runs: see smallFrameSize).
 	small bool
 }
 
-// smallFrameSize is the frame size of packs holding delta-tree nodes. A
-// delta is rewritten by every synthetic snapshot, so reading one record's
-// history reads a delta leaf per snapshot: from a 1 MiB frame that costs
-// a 1 MiB decompression, from a 64 KiB one about a sixteenth. Deltas are
-// a few percent of the records, so the weaker compression of small frames
-// costs little.
+// smallFrameSize is the frame size of packs holding the nodes of delta
+// runs. Every synthetic snapshot writes a run, so reading one record's
+// history reads a leaf of a run per snapshot: from a 1 MiB frame that
+// costs a 1 MiB decompression, from a 64 KiB one about a sixteenth. Runs
+// are a few percent of the records, so the weaker compression of small
+// frames costs little.
 const smallFrameSize = 64 << 10
 
 type pendingBlob struct {
@@ -340,7 +340,7 @@ type nodeStore struct {
 	r       *Repository
 	group   string
 	records bool // leaves are TypeRecordLeaf
-	delta   bool // a delta tree: its packs have small frames
+	delta   bool // a delta run: its packs have small frames
 }
 
 func (s nodeStore) PutNode(ctx context.Context, data []byte) (tree.ID, error) {

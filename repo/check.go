@@ -294,8 +294,9 @@ func (r *Repository) walkSnapshot(ctx context.Context, s *Snapshot, markFn func(
 				}
 			}
 		}
-		walkTree(or.Base, name, recLeaf)
-		walkTree(or.Delta, name, recLeaf)
+		for _, layer := range or.layers() { // every run, then the base
+			walkTree(layer, name, recLeaf)
+		}
 		mark(or.Schema, name)
 		if mark(or.Table, name) {
 			// A table that does not decode makes every record unreadable

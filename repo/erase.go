@@ -14,8 +14,9 @@ import (
 // Erasing a data subject rewrites every snapshot without their records:
 //
 //  1. For each snapshot, oldest first, the objects that hold an erased Id
-//     get new record trees (the key deleted from the base and the delta, so
-//     the delta invariant still holds, and from the files tree), a new root
+//     get new record trees (the key deleted from the base and from every
+//     delta run, so the run invariant still holds: a key absent from every
+//     layer violates nothing; and from the files tree), a new root
 //     is written, and a new snapshot file that is the old one with the new
 //     root and counts, its parent mapped to the parent's rewrite, and
 //     Original naming the snapshot it replaces. A snapshot without any of
@@ -148,17 +149,13 @@ func (r *Repository) rewriteWithout(ctx context.Context, s *Snapshot, sel EraseS
 			if err != nil {
 				return nil, nil, err
 			}
-			inBase, inDelta := false, false
-			if _, ok, err := tree.Get(ctx, st, or.Base, []byte(id)); err != nil {
-				return nil, nil, err
-			} else if ok {
-				inBase = true
-			}
-			if !or.Delta.IsZero() {
-				if _, ok, err := tree.Get(ctx, st, or.Delta, []byte(id)); err != nil {
+			inLayer := false
+			for _, layer := range or.layers() {
+				if _, ok, err := tree.Get(ctx, st, layer, []byte(id)); err != nil {
 					return nil, nil, err
 				} else if ok {
-					inDelta = true
+					inLayer = true
+					break
 				}
 			}
 			file := false
@@ -175,7 +172,7 @@ func (r *Repository) rewriteWithout(ctx context.Context, s *Snapshot, sel EraseS
 			if v != nil || file {
 				found[object+"/"+id] = true
 			}
-			if inBase || inDelta || file {
+			if inLayer || file {
 				present = append(present, id)
 			}
 		}
@@ -198,18 +195,25 @@ func (r *Repository) rewriteWithout(ctx context.Context, s *Snapshot, sel EraseS
 		if or.Base, err = edit(or.Base, recStore); err != nil {
 			return nil, nil, err
 		}
-		if or.Delta, err = edit(or.Delta, recStore); err != nil {
-			return nil, nil, err
+		var runs []deltaRun
+		for _, run := range or.Runs {
+			if run.Root, err = edit(run.Root, recStore); err != nil {
+				return nil, nil, err
+			}
+			if run.N, err = countTree(ctx, st, run.Root); err != nil {
+				return nil, nil, err
+			}
+			if run.N > 0 { // a run left empty is no run
+				runs = append(runs, run)
+			}
 		}
+		or.Runs = runs
 		if hasFile {
 			if or.Files, err = edit(or.Files, st); err != nil {
 				return nil, nil, err
 			}
 		}
 		if or.BaseN, err = countTree(ctx, st, or.Base); err != nil {
-			return nil, nil, err
-		}
-		if or.DeltaN, err = countTree(ctx, st, or.Delta); err != nil {
 			return nil, nil, err
 		}
 		if or.NFiles, err = countTree(ctx, st, or.Files); err != nil {
@@ -367,5 +371,9 @@ func (rl *RemovalLog) Admit(_ context.Context, s *Snapshot) (bool, error) {
 // objects have equal keys hold the same records (so a scan of one serves
 // both).
 func (o Object) TreeKey() string {
-	return o.Name + "/" + o.root.Base.String() + "/" + o.root.Delta.String()
+	k := o.Name + "/" + o.root.Base.String()
+	for _, run := range o.root.Runs {
+		k += "/" + run.Root.String()
+	}
+	return k
 }

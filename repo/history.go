@@ -27,7 +27,7 @@ func (r *Repository) DiffObject(ctx context.Context, a, b *Snapshot, object stri
 		}
 		*side.or = o.root
 	}
-	if oa == ob {
+	if oa.equal(&ob) {
 		return nil
 	}
 	return r.diffObject(ctx, object, oa, ob, fn)
@@ -47,15 +47,17 @@ type RecordState struct {
 
 // RecordStates returns the state of one record in tip and each of its
 // first parents, newest first. It reads little: a snapshot whose object
-// entry equals the next newer one's shares its state without any lookup,
-// and a record value equal to the last one decoded is not decoded again,
-// so the cost follows the number of snapshots that changed the object, not
-// the size of the object.
+// entry equals the next newer one's shares its state without any lookup;
+// when the newer one only added a run (a synthetic snapshot: the common
+// step), the record differs between the two only if that run holds its Id,
+// which one lookup in that small run tells; and a record value equal to the
+// last one decoded is not decoded again. So the cost follows the number of
+// snapshots that changed the object (one small run each), not the size of
+// the object.
 func (r *Repository) RecordStates(ctx context.Context, tip *Snapshot, object, id string) ([]RecordState, error) {
 	var (
 		out      []RecordState
 		prev     objectRoot
-		prevPath recordPath
 		havePrev bool
 		lastVal  []byte
 		lastRec  record.Record
@@ -70,59 +72,65 @@ func (r *Repository) RecordStates(ctx context.Context, tip *Snapshot, object, id
 			walkErr = err
 			return false
 		}
-		if havePrev && o.root == prev {
+		if havePrev && o.root.equal(&prev) {
 			state := out[len(out)-1]
 			state.Snapshot = s
 			out = append(out, state)
 			return true
 		}
-		// The object changed, but perhaps not where the record lives: if
-		// the leaves that would hold it are the same nodes, so is it.
-		path, err := r.recordPath(ctx, o.root, key)
-		if err != nil {
+		fail := func(err error) bool {
 			walkErr = fmt.Errorf("snapshot %s, %s %s: %w", s.ID.Short(), object, id, err)
 			return false
 		}
-		if havePrev && path == prevPath {
-			state := out[len(out)-1]
-			state.Snapshot, state.Schema = s, o.root.Schema
-			out = append(out, state)
-			prev = o.root
-			return true
-		}
-		prev, prevPath, havePrev = o.root, path, true
 		state := RecordState{Snapshot: s, Schema: o.root.Schema}
-		v, err := r.recordValue(ctx, o.root, key)
-		if err != nil {
-			walkErr = fmt.Errorf("snapshot %s, %s %s: %w", s.ID.Short(), object, id, err)
-			return false
-		}
-		if v != nil {
-			// Equal bytes under one table are one record; a table is
-			// append-only along a lineage, but compare it too, to be safe.
-			if lastRec == nil || !bytes.Equal(v, lastVal) || o.root.Table != lastTab {
-				t, err := r.loadTable(ctx, o.root.Table)
-				if err == nil {
-					lastRec, err = r.decodeRecord(ctx, t, v)
-				}
-				if err != nil {
-					walkErr = fmt.Errorf("snapshot %s, %s %s: %w", s.ID.Short(), object, id, err)
-					return false
-				}
-				lastVal, lastTab = append(lastVal[:0], v...), o.root.Table
+		// Does the record keep the newer snapshot's state? Yes when the
+		// record trees are the same, or when the newer one is this one with
+		// a run on top that does not hold the Id (the run invariant: a run
+		// holds exactly the keys its snapshot changed).
+		same := havePrev && o.root.sameRecords(&prev)
+		if havePrev && !same && prev.onTopOf(&o.root) {
+			_, in, err := tree.Get(ctx, st, prev.Runs[0].Root, key)
+			if err != nil {
+				return fail(err)
 			}
-			state.Record = lastRec
+			same = !in
 		}
-		if !o.root.Files.IsZero() {
+		if same {
+			state.Record = out[len(out)-1].Record
+		} else {
+			v, err := r.recordValue(ctx, o.root, key)
+			if err != nil {
+				return fail(err)
+			}
+			if v != nil {
+				// Equal bytes under one table are one record; a table is
+				// append-only along a lineage, but compare it too, to be safe.
+				if lastRec == nil || !bytes.Equal(v, lastVal) || o.root.Table != lastTab {
+					t, err := r.loadTable(ctx, o.root.Table)
+					if err == nil {
+						lastRec, err = r.decodeRecord(ctx, t, v)
+					}
+					if err != nil {
+						return fail(err)
+					}
+					lastVal, lastTab = append(lastVal[:0], v...), o.root.Table
+				}
+				state.Record = lastRec
+			}
+		}
+		switch {
+		case havePrev && o.root.Files == prev.Files:
+			state.File = out[len(out)-1].File
+		case !o.root.Files.IsZero():
 			fv, ok, err := tree.Get(ctx, st, o.root.Files, key)
 			if err != nil {
-				walkErr = err
-				return false
+				return fail(err)
 			}
 			if ok {
 				copy(state.File[:], fv)
 			}
 		}
+		prev, havePrev = o.root, true
 		out = append(out, state)
 		return true
 	})
@@ -130,30 +138,4 @@ func (r *Repository) RecordStates(ctx context.Context, tip *Snapshot, object, id
 		return nil, walkErr
 	}
 	return out, err
-}
-
-// recordPath is what decides one record's state in an object version: the
-// leaves of the base, delta and files trees whose key ranges hold its Id,
-// and the field-list table that gives the leaves' bytes their meaning.
-type recordPath struct {
-	base, delta, files tree.ID
-	table              crypto.ID
-}
-
-func (r *Repository) recordPath(ctx context.Context, o objectRoot, key []byte) (recordPath, error) {
-	st := nodeStore{r: r}
-	p := recordPath{table: o.Table}
-	for _, t := range []struct {
-		root crypto.ID
-		leaf *tree.ID
-	}{{o.Base, &p.base}, {o.Delta, &p.delta}, {o.Files, &p.files}} {
-		leaf, ok, err := tree.LeafOf(ctx, st, tree.ID(t.root), key)
-		if err != nil {
-			return p, err
-		}
-		if ok {
-			*t.leaf = leaf
-		}
-	}
-	return p, nil
 }

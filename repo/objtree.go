@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"iter"
+	"slices"
 
 	"github.com/orgsnap/orgsnap/repo/crypto"
 	"github.com/orgsnap/orgsnap/repo/pack"
@@ -13,38 +14,57 @@ import (
 	"github.com/orgsnap/orgsnap/repo/tree"
 )
 
-// An object's records are two prolly trees: a base, and a delta holding
-// what changed since the base (new values, and tombstones for records the
-// base has but the snapshot does not). The effective record set is the base
-// overlaid with the delta.
+// An object's records are layered prolly trees: a base, and a list of
+// runs over it, newest first, each holding what changed (new values, and
+// tombstones for records no longer there) relative to the layers below it.
+// A record's effective value is the newest run's entry for its Id, else the
+// base's; a tombstone hides it.
 //
 // Why: under random churn a change to 1% of records touches most leaves of
-// a single tree, so a synthetic snapshot would rewrite most of it. With a
-// delta, it writes only the delta (about the size of the changes). When the
-// delta holds more than 1/RebaseRatio of the base's entries it is folded into
-// a new base, which is exactly what a history-independent tree of the
-// current records would be.
+// a single tree, so a synthetic snapshot that rewrote one tree (the base,
+// or a single delta over it) would rewrite most of it. A synthetic snapshot
+// adds one run holding only its own changes; runs are merged now and then
+// (RunMerge runs of one level into one run of the next level: each change
+// is rewritten once per level), and folded into a new base when they hold
+// more than 1/RebaseRatio of the base's entries (the base is then exactly
+// the history-independent tree of the current records).
 //
-// Invariants:
-//   - a delta never holds a value equal to the base's value for that key,
-//     nor a tombstone for a key the base lacks (so equal record sets with the
-//     same base have equal deltas, and diffs see no phantom changes);
-//   - a base never holds tombstones.
-
+// Invariants (checked on every snapshot of TestRunsModel and
+// TestRunsEraseAndPrune by checkRunInvariants):
+//   - the base never holds tombstones;
+//   - a run is never empty, and no run entry is the same record
+//     (sameRecord) as the effective value of the layers below that run, nor
+//     a tombstone where those layers have no record: a writer settles a new
+//     run against its parent's layers, a merge drops the entries that
+//     became equal to what is below the merged runs (a key changed and
+//     changed back), erase and prune drop what would violate it. So a key
+//     in a snapshot's newest run is a record that snapshot changed.
+//   - the layers below a run are always the same trees: a run is written
+//     on top of a given stack, and later snapshots only add runs above it,
+//     replace runs above it, or replace it together with what is above it.
+//
 // Record encoding (format of object roots, leaf values and field-list
 // tables; uvarint is encoding/binary's unsigned LEB128, at most 10 bytes).
 //
 // Object root (value of an object's entry in a snapshot's root tree):
 //
+//	version 3: 3 | base (32) | files (32) | schema (32) | table (32) |
+//	           uvarint records | uvarint base entries | uvarint files | uvarint nruns |
+//	           nruns × (run root (32) | uvarint run entries | uvarint run level)
 //	version 2: 2 | base (32) | delta (32) | files (32) | schema (32) | table (32) |
 //	           uvarint records | uvarint base entries | uvarint delta entries | uvarint files
 //	version 1: 1 | base | delta | files | schema | the same four uvarints (no table;
 //	           written before records were typed: decoded as an empty table)
 //
 // Each ID is a blob ID; all zero means none (an empty tree, no schema, no
-// table). Records is the number of records in the snapshot; base and delta
-// entries count the two trees' entries (tombstones included); files counts
-// the files tree.
+// table). Records is the number of records in the snapshot; base and run
+// entries count those trees' entries (tombstones included); files counts
+// the files tree. Runs are listed newest first (1 ≤ nruns ≤ maxRuns when
+// present, each root non-zero, each count ≥ 1); a level is the writer's
+// merge bookkeeping (0: one snapshot's changes; a merge of runs of level l
+// has level l+1) and means nothing to readers. Nothing follows the last
+// run. A version 1 or 2 delta is read as a single run of level 0 (none when
+// its ID is zero).
 //
 // Field-list table (blob of type meta, in a tree pack; ID in the object
 // root): the distinct lists of field names the object's records use.
@@ -101,32 +121,96 @@ const (
 )
 
 // objectRoot is one object's entry in a snapshot's root tree (encoding
-// above: version 2 is written, 1 and 2 are read).
+// above: version 3 is written, 1 to 3 are read).
 type objectRoot struct {
-	Base, Delta, Files, Schema, Table crypto.ID
-	Records, BaseN, DeltaN, NFiles    uint64
+	Base, Files, Schema, Table crypto.ID
+	Records, BaseN, NFiles     uint64
+	// Runs are the delta runs over the base, newest first (none: the base
+	// alone). The slice is shared between copies: never modify it in place.
+	Runs []deltaRun
+}
+
+// deltaRun is one run of an object's delta.
+type deltaRun struct {
+	Root  crypto.ID
+	N     uint64 // entries, tombstones included (≥ 1)
+	Level uint64 // merge level (writer bookkeeping): 0 for one snapshot's changes
+}
+
+// maxRuns bounds the runs a reader accepts (and a writer keeps: it folds
+// them into the base before reaching it), so lookups stay bounded.
+const maxRuns = 64
+
+// equal reports whether two object roots are the same entry.
+func (o *objectRoot) equal(p *objectRoot) bool {
+	return o.Base == p.Base && o.Files == p.Files && o.Schema == p.Schema && o.Table == p.Table &&
+		o.Records == p.Records && o.BaseN == p.BaseN && o.NFiles == p.NFiles && slices.Equal(o.Runs, p.Runs)
+}
+
+// sameRecords reports whether two object roots hold the same record trees.
+func (o *objectRoot) sameRecords(p *objectRoot) bool {
+	return o.Base == p.Base && o.Table == p.Table && slices.Equal(o.Runs, p.Runs)
+}
+
+// layers lists the object's record trees, newest first: the runs, then the
+// base.
+func (o *objectRoot) layers() []crypto.ID {
+	out := make([]crypto.ID, 0, len(o.Runs)+1)
+	for _, r := range o.Runs {
+		out = append(out, r.Root)
+	}
+	return append(out, o.Base)
+}
+
+// runEntries is the number of entries of all runs.
+func (o *objectRoot) runEntries() uint64 {
+	var n uint64
+	for _, r := range o.Runs {
+		n += r.N
+	}
+	return n
+}
+
+// onTopOf reports whether o is p with one run added on top (the common
+// step of a synthetic snapshot): o's records differ from p's only at the
+// keys of o.Runs[0].
+func (o *objectRoot) onTopOf(p *objectRoot) bool {
+	return len(o.Runs) == len(p.Runs)+1 && o.Base == p.Base && o.Table == p.Table && slices.Equal(o.Runs[1:], p.Runs)
 }
 
 func (o *objectRoot) encode() []byte {
-	b := make([]byte, 0, 1+5*32+4*5)
-	b = append(b, 2)
-	for _, id := range []*crypto.ID{&o.Base, &o.Delta, &o.Files, &o.Schema, &o.Table} {
+	b := make([]byte, 0, 1+4*32+4*5+len(o.Runs)*(32+2*5))
+	b = append(b, 3)
+	for _, id := range []*crypto.ID{&o.Base, &o.Files, &o.Schema, &o.Table} {
 		b = append(b, id[:]...)
 	}
-	for _, v := range []uint64{o.Records, o.BaseN, o.DeltaN, o.NFiles} {
+	for _, v := range []uint64{o.Records, o.BaseN, o.NFiles, uint64(len(o.Runs))} {
 		b = binary.AppendUvarint(b, v)
+	}
+	for _, r := range o.Runs {
+		b = append(b, r.Root[:]...)
+		b = binary.AppendUvarint(b, r.N)
+		b = binary.AppendUvarint(b, r.Level)
 	}
 	return b
 }
 
 func decodeObjectRoot(b []byte) (objectRoot, error) {
 	var o objectRoot
-	ids := []*crypto.ID{&o.Base, &o.Delta, &o.Files, &o.Schema, &o.Table}
-	if len(b) == 0 || (b[0] != 1 && b[0] != 2) {
+	if len(b) == 0 || b[0] < 1 || b[0] > 3 {
 		return o, fmt.Errorf("%w: bad object entry", pack.ErrCorrupt)
 	}
-	if b[0] == 1 {
+	version := b[0]
+	var delta crypto.ID
+	var deltaN, nruns uint64
+	ids := []*crypto.ID{&o.Base, &delta, &o.Files, &o.Schema, &o.Table}
+	counts := []*uint64{&o.Records, &o.BaseN, &deltaN, &o.NFiles}
+	switch version {
+	case 1:
 		ids = ids[:4]
+	case 3:
+		ids = []*crypto.ID{&o.Base, &o.Files, &o.Schema, &o.Table}
+		counts = []*uint64{&o.Records, &o.BaseN, &o.NFiles, &nruns}
 	}
 	if len(b) < 1+32*len(ids) {
 		return o, fmt.Errorf("%w: short object entry", pack.ErrCorrupt)
@@ -136,12 +220,44 @@ func decodeObjectRoot(b []byte) (objectRoot, error) {
 		copy(id[:], b)
 		b = b[32:]
 	}
-	for _, p := range []*uint64{&o.Records, &o.BaseN, &o.DeltaN, &o.NFiles} {
+	uvarint := func(p *uint64) bool {
 		v, n := binary.Uvarint(b)
 		if n <= 0 {
-			return o, fmt.Errorf("%w: bad object entry counts", pack.ErrCorrupt)
+			return false
 		}
 		*p, b = v, b[n:]
+		return true
+	}
+	for _, p := range counts {
+		if !uvarint(p) {
+			return o, fmt.Errorf("%w: bad object entry counts", pack.ErrCorrupt)
+		}
+	}
+	if version < 3 {
+		if !delta.IsZero() {
+			o.Runs = []deltaRun{{Root: delta, N: deltaN}}
+		}
+		return o, nil
+	}
+	if nruns > maxRuns {
+		return o, fmt.Errorf("%w: object entry with %d delta runs", pack.ErrCorrupt, nruns)
+	}
+	if nruns > 0 {
+		o.Runs = make([]deltaRun, nruns)
+	}
+	for i := range o.Runs {
+		r := &o.Runs[i]
+		if len(b) < 32 {
+			return o, fmt.Errorf("%w: short object entry", pack.ErrCorrupt)
+		}
+		copy(r.Root[:], b)
+		b = b[32:]
+		if !uvarint(&r.N) || !uvarint(&r.Level) || r.N == 0 || r.Root.IsZero() {
+			return o, fmt.Errorf("%w: bad delta run in object entry", pack.ErrCorrupt)
+		}
+	}
+	if len(b) != 0 {
+		return o, fmt.Errorf("%w: trailing bytes in object entry", pack.ErrCorrupt)
 	}
 	return o, nil
 }
@@ -230,11 +346,12 @@ func fieldListOf(v []byte) (uint64, bool) {
 }
 
 // recordValue returns an object's effective leaf value for key (nil if the
-// record is not in the snapshot).
+// record is not in the snapshot): the newest run holding key decides, else
+// the base.
 func (r *Repository) recordValue(ctx context.Context, o objectRoot, key []byte) ([]byte, error) {
 	st := nodeStore{r: r}
-	if !o.Delta.IsZero() {
-		v, ok, err := tree.Get(ctx, st, o.Delta, key)
+	for _, run := range o.Runs {
+		v, ok, err := tree.Get(ctx, st, run.Root, key)
 		if err != nil {
 			return nil, err
 		}
@@ -269,29 +386,88 @@ func entries(ctx context.Context, st tree.NodeStore, root crypto.ID, start []byt
 	return next, func() {}, &err
 }
 
+// layerMerge streams the entries of layered trees (newest first) in key
+// order, each key once with the newest layer's value (tombstones
+// included), and how many layers hold the key.
+type layerMerge struct {
+	cur []layerCursor
+}
+
+type layerCursor struct {
+	next func() ([]byte, []byte, bool)
+	err  *error
+	k, v []byte
+	ok   bool
+}
+
+func newLayerMerge(ctx context.Context, st tree.NodeStore, layers []crypto.ID, start []byte) *layerMerge {
+	m := &layerMerge{cur: make([]layerCursor, 0, len(layers))}
+	for _, root := range layers {
+		if root.IsZero() {
+			continue
+		}
+		next, _, errp := entries(ctx, st, root, start)
+		c := layerCursor{next: next, err: errp}
+		c.k, c.v, c.ok = next()
+		m.cur = append(m.cur, c)
+	}
+	return m
+}
+
+// next returns the smallest key left, the newest layer's value for it and
+// the number of layers holding it (0 at the end).
+func (m *layerMerge) next() (k, v []byte, holders int) {
+	win := -1
+	for i := range m.cur {
+		if m.cur[i].ok && (win < 0 || bytes.Compare(m.cur[i].k, m.cur[win].k) < 0) {
+			win = i
+		}
+	}
+	if win < 0 {
+		return nil, nil, 0
+	}
+	// Layers before win (newer) hold greater keys: win is the newest
+	// holding k.
+	k, v = m.cur[win].k, m.cur[win].v
+	for i := win; i < len(m.cur); i++ {
+		c := &m.cur[i]
+		if c.ok && bytes.Equal(c.k, k) {
+			holders++
+			c.k, c.v, c.ok = c.next()
+		}
+	}
+	return k, v, holders
+}
+
+func (m *layerMerge) err() error {
+	for _, c := range m.cur {
+		if *c.err != nil {
+			return *c.err
+		}
+	}
+	return nil
+}
+
 // eachRecord streams an object's effective records (key, leaf value) in key
-// order from start: the base and delta merged, tombstones dropped.
+// order from start: the base and the runs merged, the newest layer winning,
+// tombstones dropped.
 func (r *Repository) eachRecord(ctx context.Context, o objectRoot, start []byte, fn func(k, v []byte) error) error {
 	st := nodeStore{r: r}
-	nb, stopB, errB := entries(ctx, st, o.Base, start)
-	defer stopB()
-	nd, stopD, errD := entries(ctx, st, o.Delta, start)
-	defer stopD()
-	bk, bv, bok := nb()
-	dk, dv, dok := nd()
-	for bok || dok {
-		var k, v []byte
-		switch c := compareKeys(bk, bok, dk, dok); {
-		case c < 0:
-			k, v = bk, bv
-			bk, bv, bok = nb()
-		case c > 0:
-			k, v = dk, dv
-			dk, dv, dok = nd()
-		default: // the delta overrides the base
-			k, v = dk, dv
-			bk, bv, bok = nb()
-			dk, dv, dok = nd()
+	if len(o.Runs) == 0 {
+		next, stop, errp := entries(ctx, st, o.Base, start)
+		defer stop()
+		for k, v, ok := next(); ok; k, v, ok = next() {
+			if err := fn(k, v); err != nil {
+				return err
+			}
+		}
+		return *errp
+	}
+	m := newLayerMerge(ctx, st, o.layers(), start)
+	for {
+		k, v, n := m.next()
+		if n == 0 {
+			break
 		}
 		if isTombstone(v) {
 			continue
@@ -300,10 +476,7 @@ func (r *Repository) eachRecord(ctx context.Context, o objectRoot, start []byte,
 			return err
 		}
 	}
-	if *errB != nil {
-		return *errB
-	}
-	return *errD
+	return m.err()
 }
 
 // compareKeys orders two optional keys; an absent key sorts last.
@@ -327,18 +500,45 @@ type recordChange struct {
 // diffRecords streams the differences between two versions of an object in
 // key order, descending only into subtrees that differ.
 //
-// Three sorted streams are merged: the diff of the two bases (skips equal
-// subtrees), and the two deltas (small by the rebase rule; when the bases
-// are equal, only the diff of the deltas is needed). For a key that only one
-// stream mentions, the other side's value comes from its base, which then
-// equals the other base at that key.
+// Layers both versions share are skipped: with equal bases, the longest
+// common tail of the two run lists (and the base) is the same below both;
+// a key can then differ only where a run above that tail holds it (two
+// consecutive snapshots: the keys of the newer one's run). With different
+// bases, the keys are those of the bases' diff (equal subtrees skipped) and
+// of every run. A key one side's own runs do not hold takes its value from
+// below (the shared tail, or the base, which then equals the other base at
+// that key): those lookups are the cost (they touch most of the base's
+// frames), so they run in batches on all cores, as when settling a run, and
+// the changes still come in key order.
 func (r *Repository) diffRecords(ctx context.Context, a, b objectRoot, fn func(recordChange) error) error {
 	st := nodeStore{r: r}
+	ra, rb := a.Runs, b.Runs
+	below := []crypto.ID{a.Base}
+	sameBase := a.Base == b.Base
+	if sameBase {
+		i, j := len(ra), len(rb)
+		for i > 0 && j > 0 && ra[i-1].Root == rb[j-1].Root {
+			i, j = i-1, j-1
+		}
+		tail := objectRoot{Base: a.Base, Runs: ra[i:]}
+		below = tail.layers()
+		ra, rb = ra[:i], rb[:j]
+	}
+	runRoots := func(runs []deltaRun) []crypto.ID {
+		out := make([]crypto.ID, len(runs))
+		for i, r := range runs {
+			out[i] = r.Root
+		}
+		return out
+	}
+	ma := newLayerMerge(ctx, st, runRoots(ra), nil)
+	mb := newLayerMerge(ctx, st, runRoots(rb), nil)
 	type change struct{ k, old, new []byte }
-	pullDiff := func(x, y crypto.ID) (func() (change, bool), func(), *error) {
+	nextBase, stopBase, errBase := func() (change, bool) { return change{}, false }, func() {}, new(error)
+	if !sameBase {
 		var err error
 		seq := func(yield func(change) bool) {
-			err = tree.Diff(ctx, st, x, y, func(c tree.Change) error {
+			err = tree.Diff(ctx, st, a.Base, b.Base, func(c tree.Change) error {
 				if !yield(change{c.Key, c.Old, c.New}) {
 					return errStop
 				}
@@ -348,117 +548,102 @@ func (r *Repository) diffRecords(ctx context.Context, a, b objectRoot, fn func(r
 				err = nil
 			}
 		}
-		n, s := iter.Pull(seq)
-		return n, s, &err
+		nextBase, stopBase = iter.Pull(seq)
+		errBase = &err
 	}
+	defer stopBase()
 	eff := func(v []byte) []byte {
 		if isTombstone(v) {
 			return nil
 		}
 		return v
 	}
-	if a.Base == b.Base {
-		// Only the deltas differ. A key one delta lacks takes the base's
-		// value on that side: those base lookups are the cost (they touch
-		// most of the base's frames), so they run in batches on all cores,
-		// as when settling a delta, and the changes still come in key order.
-		batch := make([]settling, 0, settleBatch)
-		emit := func() error {
-			if err := lookupBase(ctx, st, a.Base, batch); err != nil {
-				return err
-			}
-			for _, c := range batch {
-				old, nw := c.old, c.new
-				if old == nil && c.inBase {
-					old = c.base
-				}
-				if nw == nil && c.inBase {
-					nw = c.base
-				}
-				old, nw = eff(old), eff(nw)
-				if !bytes.Equal(old, nw) {
-					if err := fn(recordChange{c.key, old, nw}); err != nil {
-						return err
-					}
-				}
-			}
-			batch = batch[:0]
-			return nil
-		}
-		err := tree.Diff(ctx, st, a.Delta, b.Delta, func(c tree.Change) error {
-			batch = append(batch, settling{key: bytes.Clone(c.Key), old: bytes.Clone(c.Old), new: bytes.Clone(c.New)})
-			if len(batch) == settleBatch {
-				return emit()
-			}
-			return nil
-		})
-		if err == nil {
-			err = emit()
-		}
-		return err
+	// Each pending key: old/new set when known (a run or the bases' diff
+	// decided it), else taken from below (settling.below).
+	type pending struct {
+		haveOld, haveNew bool
 	}
-	nextB, stopB, errB := pullDiff(a.Base, b.Base)
-	defer stopB()
-	nextA, stopA, errA := entries(ctx, st, a.Delta, nil)
-	defer stopA()
-	nextN, stopN, errN := entries(ctx, st, b.Delta, nil)
-	defer stopN()
-	bc, bok := nextB()
-	ak, av, aok := nextA()
-	nk, nv, nok := nextN()
-	for bok || aok || nok {
-		k := minKey(bc.k, bok, ak, aok, nk, nok)
-		var old, nw []byte
-		var haveOld, haveNew bool
-		if aok && bytes.Equal(ak, k) {
-			old, haveOld = av, true
+	batch := make([]settling, 0, settleBatch)
+	var need []pending
+	var lookups []settling
+	emit := func() error {
+		lookups = lookups[:0]
+		var idx []int
+		for i := range batch {
+			if !need[i].haveOld || !need[i].haveNew {
+				lookups = append(lookups, settling{key: batch[i].key})
+				idx = append(idx, i)
+			}
 		}
-		if nok && bytes.Equal(nk, k) {
-			nw, haveNew = nv, true
+		if err := lookupLayers(ctx, st, below, lookups); err != nil {
+			return err
+		}
+		for j, i := range idx {
+			if !need[i].haveOld {
+				batch[i].old = lookups[j].below
+			}
+			if !need[i].haveNew {
+				batch[i].new = lookups[j].below
+			}
+		}
+		for _, c := range batch {
+			old, nw := eff(c.old), eff(c.new)
+			if !bytes.Equal(old, nw) {
+				if err := fn(recordChange{c.key, old, nw}); err != nil {
+					return err
+				}
+			}
+		}
+		batch, need = batch[:0], need[:0]
+		return nil
+	}
+	bc, bok := nextBase()
+	ak, av, an := ma.next()
+	nk, nv, nn := mb.next()
+	for bok || an > 0 || nn > 0 {
+		k := minKey(bc.k, bok, ak, an > 0, nk, nn > 0)
+		var c settling
+		var p pending
+		c.key = bytes.Clone(k)
+		if an > 0 && bytes.Equal(ak, k) {
+			c.old, p.haveOld = av, true
+		}
+		if nn > 0 && bytes.Equal(nk, k) {
+			c.new, p.haveNew = nv, true
 		}
 		if bok && bytes.Equal(bc.k, k) {
-			if !haveOld {
-				old, haveOld = bc.old, true
+			if !p.haveOld {
+				c.old, p.haveOld = bc.old, true
 			}
-			if !haveNew {
-				nw, haveNew = bc.new, true
-			}
-		}
-		if !haveOld || !haveNew {
-			// Only a delta mentions k, so the bases agree at k.
-			bv, _, err := tree.Get(ctx, st, a.Base, k)
-			if err != nil {
-				return err
-			}
-			if !haveOld {
-				old = bv
-			}
-			if !haveNew {
-				nw = bv
+			if !p.haveNew {
+				c.new, p.haveNew = bc.new, true
 			}
 		}
-		old, nw = eff(old), eff(nw)
-		if !bytes.Equal(old, nw) {
-			if err := fn(recordChange{append([]byte(nil), k...), old, nw}); err != nil {
-				return err
-			}
+		// Values alias node bytes (never modified) or the diff's change,
+		// which the next pull may reuse: keep copies.
+		c.old, c.new = bytes.Clone(c.old), bytes.Clone(c.new)
+		batch, need = append(batch, c), append(need, p)
+		if an > 0 && bytes.Equal(ak, k) {
+			ak, av, an = ma.next()
 		}
-		if aok && bytes.Equal(ak, k) {
-			ak, av, aok = nextA()
-		}
-		if nok && bytes.Equal(nk, k) {
-			nk, nv, nok = nextN()
+		if nn > 0 && bytes.Equal(nk, k) {
+			nk, nv, nn = mb.next()
 		}
 		if bok && bytes.Equal(bc.k, k) {
-			bc, bok = nextB()
+			bc, bok = nextBase()
+		}
+		if len(batch) == settleBatch {
+			if err := emit(); err != nil {
+				return err
+			}
 		}
 	}
-	for _, e := range []*error{errB, errA, errN} {
-		if *e != nil {
-			return *e
+	for _, err := range []error{*errBase, ma.err(), mb.err()} {
+		if err != nil {
+			return err
 		}
 	}
-	return nil
+	return emit()
 }
 
 func minKey(a []byte, aok bool, b []byte, bok bool, c []byte, cok bool) []byte {

@@ -73,7 +73,7 @@ type PruneProof struct {
 	PackBytesAfter  int64     `json:"pack_bytes_after"`
 	StaleIndex      int       `json:"stale_index_packs_dropped,omitempty"`
 	// ShadowedVersions record versions no snapshot showed were dropped
-	// from shared bases (see dropShadowed) by rewriting SnapshotsRewritten
+	// from shared layers (see dropShadowed) by rewriting SnapshotsRewritten
 	// snapshots, logged in audit entry RewriteEntry.
 	ShadowedVersions   int    `json:"shadowed_versions,omitempty"`
 	SnapshotsRewritten int    `json:"snapshots_rewritten,omitempty"`

@@ -366,7 +366,7 @@ func TestCompactRecordLeaves(t *testing.T) {
 	must(t, err)
 	w, err = r.NewWriter(ctx, WriterOptions{Parent: s1})
 	must(t, err)
-	must(t, w.DeleteRecord(ctx, "Account", "001000000000000007")) // a tombstone in the delta
+	must(t, w.DeleteRecord(ctx, "Account", "001000000000000007")) // a tombstone in a delta run
 	delete(m["Account"], "001000000000000007")
 	s2, err := w.Commit(ctx)
 	must(t, err)
@@ -375,11 +375,11 @@ func TestCompactRecordLeaves(t *testing.T) {
 	st := nodeStore{r: r}
 	o, err := r.Object(ctx, s2, "Account")
 	must(t, err)
-	if o.root.Delta.IsZero() {
-		t.Fatal("test premise: no delta")
+	if len(o.root.Runs) == 0 {
+		t.Fatal("test premise: no delta run")
 	}
 	var leaves [][]byte
-	for _, root := range []crypto.ID{s2.Root, o.root.Base, o.root.Delta} {
+	for _, root := range append([]crypto.ID{s2.Root}, o.root.layers()...) {
 		must(t, tree.WalkNodes(ctx, st, root, nil, func(id tree.ID, n *tree.Node) error {
 			data, err := st.GetNode(ctx, id)
 			must(t, err)

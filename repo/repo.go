@@ -71,10 +71,13 @@ type Config struct {
 	// compress together, and need no 32-byte ID and trailer entry each);
 	// larger ones become blobs of their own.
 	InlineLimit int `json:"inline_limit"`
-	// A delta layer is folded into its base when it holds more than
-	// 1/RebaseRatio of the base's entries.
+	// An object's delta runs are folded into its base when they hold more
+	// than 1/RebaseRatio of the base's entries.
 	RebaseRatio int `json:"rebase_ratio"`
-	FrameSize   int `json:"frame_size"`
+	// RunMerge runs of one level are merged into one run of the next
+	// level (0, in configs written before runs existed: defaultRunMerge).
+	RunMerge  int `json:"run_merge,omitempty"`
+	FrameSize int `json:"frame_size"`
 	// Compression is the zstd level of frames: 1 fastest, 2 default (≈ zstd
 	// -3), 3 better (≈ zstd -7), 4 best.
 	Compression int `json:"compression"`
@@ -97,11 +100,24 @@ func defaultConfig(now time.Time) (*Config, error) {
 	c.Chunker.Min, c.Chunker.Avg, c.Chunker.Max = p.Min, p.Avg, p.Max
 	c.Tree.MinNode, c.Tree.TargetNode, c.Tree.MaxNode, c.Tree.LeafValueWeight = 2048, 8192, 32768, 64
 	c.InlineLimit = 4096
-	c.RebaseRatio = 8
+	// Runs up to a third of the base, merged by eights: about 4% of a full
+	// snapshot a day under 1% churn (docs/benchmarks.md).
+	c.RebaseRatio = 3
+	c.RunMerge = defaultRunMerge
 	c.FrameSize = pack.DefaultFrameSize
 	c.Compression = 3 // zstd "better": 1.02× vs 1.08× of zstd -3 CSV at 165K vs 226K records/s (docs/benchmarks.md)
 	c.PackSize = 16 << 20
 	return c, nil
+}
+
+const defaultRunMerge = 8
+
+// runMerge is the merge fan-in of delta runs (RunMerge, or its default).
+func (c *Config) runMerge() int {
+	if c.RunMerge == 0 {
+		return defaultRunMerge
+	}
+	return c.RunMerge
 }
 
 func (c *Config) validate() error {
@@ -111,7 +127,7 @@ func (c *Config) validate() error {
 	if c.Version > ConfigVersion {
 		return fmt.Errorf("repository format %d is newer than this orgsnap supports (%d): upgrade orgsnap", c.Version, ConfigVersion)
 	}
-	if c.InlineLimit < 0 || c.InlineLimit > tree.MaxValueLen-1 || c.RebaseRatio < 1 || c.FrameSize < 4096 || c.PackSize < 1<<16 || c.Compression < 1 || c.Compression > 4 {
+	if c.InlineLimit < 0 || c.InlineLimit > tree.MaxValueLen-1 || c.RebaseRatio < 1 || c.RunMerge == 1 || c.RunMerge < 0 || c.FrameSize < 4096 || c.PackSize < 1<<16 || c.Compression < 1 || c.Compression > 4 {
 		return fmt.Errorf("repository config has invalid values: inline_limit=%d rebase_ratio=%d frame_size=%d pack_size=%d",
 			c.InlineLimit, c.RebaseRatio, c.FrameSize, c.PackSize)
 	}

@@ -22,6 +22,7 @@ func tiny(c *Config) {
 	c.Tree.MinNode, c.Tree.TargetNode, c.Tree.MaxNode, c.Tree.LeafValueWeight = 128, 512, 2048, 40
 	c.InlineLimit = 120
 	c.RebaseRatio = 4
+	c.RunMerge = 3
 	c.FrameSize = 4096
 	c.PackSize = 1 << 16
 }
@@ -377,7 +378,7 @@ func TestPropertyModel(t *testing.T) {
 				checkSnapshot(t, r, s, next)
 				objs, _ := r.Objects(ctx, s)
 				for _, o := range objs {
-					if o.root.DeltaN > 0 {
+					if len(o.root.Runs) > 0 {
 						sawDelta++
 					} else if !o.root.Base.IsZero() && step > 0 {
 						sawBaseOnly++

@@ -182,3 +182,154 @@ func TestResumeEqualsUninterrupted(t *testing.T) {
 		t.Fatal("resuming a finished snapshot was accepted")
 	}
 }
+
+// TestResumeContinuesRun: a synthetic run cut into checkpoints continues
+// the run its checkpoint began (settled against the parent's layers), so
+// that it commits the snapshot an uninterrupted run commits, with the
+// parent's runs kept below (no fold hides a difference: the edits are
+// few), whether or not the commit then merges runs.
+func TestResumeContinuesRun(t *testing.T) {
+	r := newTestRepo(t, t.TempDir())
+	defer r.Close()
+	rng := rand.New(rand.NewSource(9))
+	ids := make([]string, 600)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("003%015d", i*3)
+	}
+	type op struct {
+		id  string
+		rec record.Record
+	}
+	day := func(n int) []op {
+		var ops []op
+		for i := 0; i < n; i++ {
+			id := ids[rng.Intn(len(ids))]
+			if rng.Intn(4) == 0 {
+				ops = append(ops, op{id, nil})
+			} else {
+				ops = append(ops, op{id, randRecord(rng, id)})
+			}
+		}
+		return ops
+	}
+	apply := func(w *Writer, ops []op) {
+		t.Helper()
+		for _, o := range ops {
+			if o.rec == nil {
+				must(t, w.DeleteRecord(ctx, "Contact", o.id))
+			} else {
+				must(t, w.PutRecord(ctx, "Contact", o.id, o.rec))
+			}
+		}
+	}
+	var parent *Snapshot
+	at := time.Date(2026, 11, 1, 1, 0, 0, 0, time.UTC)
+	commit := func(ops []op) *Snapshot {
+		w, err := r.NewWriter(ctx, WriterOptions{Parent: parent, Time: at})
+		must(t, err)
+		if parent == nil {
+			for _, id := range ids {
+				must(t, w.PutRecord(ctx, "Contact", id, randRecord(rng, id)))
+			}
+		}
+		apply(w, ops)
+		s, err := w.Commit(ctx)
+		must(t, err)
+		at = at.Add(24 * time.Hour)
+		return s
+	}
+	parent = commit(nil)
+	for depth := 1; depth <= 2; depth++ {
+		parent = commit(day(10)) // the parent's stack: depth runs
+		edits := day(24)
+		edits = append(edits, edits[3], edits[5]) // repeated edits
+		w, err := r.NewWriter(ctx, WriterOptions{Parent: parent, Time: at})
+		must(t, err)
+		apply(w, edits)
+		want, err := w.Commit(ctx)
+		must(t, err)
+		o, err := r.Object(ctx, want, "Contact")
+		must(t, err)
+		if len(o.root.Runs) == 0 {
+			t.Fatalf("depth %d: test premise: the runs were folded", depth)
+		}
+		w, err = r.NewWriter(ctx, WriterOptions{Parent: parent, Time: at, Kind: KindCheckpoint})
+		must(t, err)
+		apply(w, edits[:8])
+		c1, err := w.Commit(ctx)
+		must(t, err)
+		w, err = r.NewWriter(ctx, WriterOptions{Parent: parent, Time: at, Kind: KindCheckpoint, Resume: c1})
+		must(t, err)
+		apply(w, edits[4:16])
+		c2, err := w.Commit(ctx)
+		must(t, err)
+		w, err = r.NewWriter(ctx, WriterOptions{Parent: parent, Time: at, Kind: KindSynthetic, Resume: c2})
+		must(t, err)
+		apply(w, edits[16:])
+		got, err := w.Commit(ctx)
+		must(t, err)
+		if got.Root != want.Root || !reflect.DeepEqual(got.Objects, want.Objects) {
+			t.Fatalf("depth %d: resumed %s %+v, uninterrupted %s %+v", depth, got.Root.Short(), got.Objects, want.Root.Short(), want.Objects)
+		}
+		// Every edit before the checkpoint: the resumed run does not touch
+		// the object, which must still be merged (or folded) as it would.
+		w, err = r.NewWriter(ctx, WriterOptions{Parent: parent, Time: at, Kind: KindCheckpoint})
+		must(t, err)
+		apply(w, edits)
+		c3, err := w.Commit(ctx)
+		must(t, err)
+		w, err = r.NewWriter(ctx, WriterOptions{Parent: parent, Time: at, Kind: KindSynthetic, Resume: c3})
+		must(t, err)
+		got, err = w.Commit(ctx)
+		must(t, err)
+		if got.Root != want.Root || !reflect.DeepEqual(got.Objects, want.Objects) {
+			t.Fatalf("depth %d, object untouched after the checkpoint: resumed %s %+v, uninterrupted %s %+v", depth, got.Root.Short(), got.Objects, want.Root.Short(), want.Objects)
+		}
+	}
+}
+
+// TestResumeCountsWithCheckpointTable: a resumed run that puts no record of
+// an object (its checkpoint holds all its edits) still counts a record that
+// only gained a null field as unchanged (the table comes from the
+// checkpoint).
+func TestResumeCountsWithCheckpointTable(t *testing.T) {
+	r := newTestRepo(t, t.TempDir())
+	defer r.Close()
+	rng := rand.New(rand.NewSource(4))
+	recs := map[string]record.Record{}
+	w, err := r.NewWriter(ctx, WriterOptions{})
+	must(t, err)
+	for i := 0; i < 50; i++ {
+		id := fmt.Sprintf("003%015d", i)
+		recs[id] = record.Record{{Name: "Name", Kind: record.String, Value: fmt.Sprint("n", rng.Int())}}
+		must(t, w.PutRecord(ctx, "Contact", id, recs[id]))
+	}
+	parent, err := w.Commit(ctx)
+	must(t, err)
+	for _, full := range []bool{false, true} {
+		w, err = r.NewWriter(ctx, WriterOptions{Parent: parent, Kind: KindCheckpoint})
+		must(t, err)
+		if full {
+			must(t, w.ReplaceObject(ctx, "Contact"))
+		}
+		changed := 0
+		for id, rec := range recs {
+			rec = withNullField(rec)
+			if changed < 3 {
+				rec = withNullField(record.Record{{Name: "Name", Kind: record.String, Value: "changed"}})
+				changed++
+			}
+			must(t, w.PutRecord(ctx, "Contact", id, rec))
+		}
+		c, err := w.Commit(ctx)
+		must(t, err)
+		w, err = r.NewWriter(ctx, WriterOptions{Parent: parent, Resume: c})
+		must(t, err)
+		must(t, w.SetHighWater(ctx, "Contact", "2026-11-02T00:00:00Z"))
+		s, err := w.Commit(ctx)
+		must(t, err)
+		if st := s.Objects["Contact"]; st.Changed != 3 || st.Added != 0 || st.Deleted != 0 || st.Records != 50 {
+			t.Fatalf("full=%v: counts %+v, want 3 changed of 50", full, st)
+		}
+	}
+}

@@ -66,7 +66,7 @@ func (rl *RemovalLog) Scrub(ctx context.Context, written []crypto.ID) (rewrites 
 		// Trees of the snapshots that were here before the pull are clean
 		// (erase rewrote those it found, the snapshot engine skips erased
 		// records, earlier pulls scrubbed theirs): only trees the pull
-		// brought — usually a few small deltas — are read.
+		// brought — usually a few small delta runs — are read.
 		for _, s := range all {
 			if scan[s.ID] {
 				continue
@@ -76,7 +76,7 @@ func (rl *RemovalLog) Scrub(ctx context.Context, written []crypto.ID) (rewrites 
 				return nil, 0, fmt.Errorf("snapshot %s: %w", s.ID.Short(), err)
 			}
 			for _, o := range objs {
-				for _, root := range []crypto.ID{o.root.Base, o.root.Delta, o.root.Files} {
+				for _, root := range append(o.root.layers(), o.root.Files) {
 					erasedIn[root] = nil
 				}
 			}
@@ -188,7 +188,7 @@ func (rl *RemovalLog) latestRewrite(id crypto.ID) crypto.ID {
 }
 
 // erasedRecords lists the erased record Ids a snapshot holds, per object,
-// in any of its trees (base, delta, files): each key is hashed and looked
+// in any of its trees (base, runs, files): each key is hashed and looked
 // up in the erased set. Trees already scanned (shared along a lineage) are
 // not read again.
 func (rl *RemovalLog) erasedRecords(ctx context.Context, s *Snapshot, erasedIn map[crypto.ID][]string) (EraseSelection, error) {
@@ -200,7 +200,7 @@ func (rl *RemovalLog) erasedRecords(ctx context.Context, s *Snapshot, erasedIn m
 	sel := EraseSelection{}
 	for _, o := range objs {
 		seen := map[string]bool{}
-		for _, root := range []crypto.ID{o.root.Base, o.root.Delta, o.root.Files} {
+		for _, root := range append(o.root.layers(), o.root.Files) {
 			if root.IsZero() {
 				continue
 			}

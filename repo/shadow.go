@@ -1,8 +1,10 @@
 package repo
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 
 	"github.com/orgsnap/orgsnap/repo/crypto"
@@ -11,26 +13,29 @@ import (
 
 // Shadowed record versions.
 //
-// An object's base tree is shared by every snapshot from the one that
-// wrote it until the next rebase, each overlaying its own delta. When
-// forget removes the older snapshots of such a run, the base may still hold
-// record versions that no remaining snapshot shows: a record deleted (a
-// tombstone in every remaining delta) or changed (a newer value in every
-// remaining delta) since the base was written. Those versions are old
-// personal data the retention policy says must go, yet every remaining
-// snapshot still references the base blobs that hold them, so sweeping
-// unreferenced blobs alone would keep them forever.
+// An object's layers (base, then delta runs) are shared by every snapshot
+// from the one that wrote each until the next merge or fold, each adding
+// its own runs on top. When forget removes the older snapshots, a layer may
+// still hold record versions that no remaining snapshot shows: a record
+// deleted or changed since (a newer entry, value or tombstone, in a layer
+// above it in every remaining snapshot that holds the layer). Those
+// versions are old personal data the retention policy says must go, yet
+// every remaining snapshot still references the blobs that hold them, so
+// sweeping unreferenced blobs alone would keep them forever.
 //
-// dropShadowed removes them before prune marks: for each group of remaining
-// snapshots sharing an object's base, a key that every one of their deltas
-// holds (changed or deleted) is deleted from the base, and its tombstones
-// from the deltas (the delta invariant: no tombstone for a key the base
-// lacks); a changed value stays in the delta, where it now reads as a
-// record the base lacks. Every snapshot's records are exactly what they
-// were; the snapshots are written again with new trees (Original naming
-// the one replaced, parents mapped, refs moved, the old files removed), as
-// erase does, and an audit entry ("rewrite") lists the replaced snapshots
-// so that push removes them from remotes and pull never brings them back.
+// dropShadowed removes them before prune marks. A layer is identified by
+// itself and the layers below it (its suffix: the same trees wherever it
+// appears, by the run invariant). For each layer, a key it holds that some
+// layer above it holds in every remaining snapshot that holds the layer
+// (and no snapshot shows the layer on top) is dead there and deleted. A
+// layer above a deleted entry may then hold an entry that is the same
+// record as its new value below, or a tombstone over no record: that entry
+// goes too (the run invariant). Every snapshot's records are exactly what
+// they were; the snapshots are written again with new trees (Original
+// naming the one replaced, parents mapped, refs moved, the old files
+// removed), as erase does, and an audit entry ("rewrite") lists the
+// replaced snapshots so that push removes them from remotes and pull never
+// brings them back.
 
 // RewriteDetail is the audit log entry of a rewrite that dropped shadowed
 // record versions (event "rewrite").
@@ -40,7 +45,34 @@ type RewriteDetail struct {
 	Replaced map[string]string `json:"replaced"`
 }
 
-// dropShadowed rewrites the snapshots whose shared bases hold versions no
+// shadowLayer is one layer of an object (identified by its suffix) and the
+// remaining snapshots that hold it.
+type shadowLayer struct {
+	root  crypto.ID
+	below []string // suffix keys of the layers under it, nearest first
+	// above lists, per distinct stack holding the layer, the layers above
+	// it (nearest last, as in the stack: newest first).
+	above [][]crypto.ID
+	seen  map[string]bool
+	plain bool     // some snapshot has it on top
+	dead  [][]byte // keys no snapshot shows from this layer
+	// rewritten: the layer after the drops (zero: empty), once computed.
+	rewritten *crypto.ID
+}
+
+// suffixKeys returns, for each layer of an object's stack (newest first),
+// the key naming it with everything below it.
+func suffixKeys(name string, layers []crypto.ID) []string {
+	keys := make([]string, len(layers))
+	k := name
+	for i := len(layers) - 1; i >= 0; i-- {
+		k += "/" + layers[i].String()
+		keys[i] = k
+	}
+	return keys
+}
+
+// dropShadowed rewrites the snapshots whose shared layers hold versions no
 // snapshot shows. It returns how many versions it dropped, how many
 // snapshots it rewrote and the audit entry (empty when none).
 func (r *Repository) dropShadowed(ctx context.Context, progress func(string)) (versions, rewritten int, entry string, err error) {
@@ -54,8 +86,8 @@ func (r *Repository) dropShadowed(ctx context.Context, progress func(string)) (v
 	refuse := func(err error) error {
 		return fmt.Errorf("%w: %v (run `orgsnap check`)", ErrPruneRefused, err)
 	}
-	// 1. Group (object, base) → the distinct deltas over it.
-	groups := map[string]*shadowGroup{}
+	// 1. Every layer, and the stacks above it.
+	layers := map[string]*shadowLayer{}
 	objects := make([][]Object, len(snaps))
 	for i, s := range snaps {
 		progress(fmt.Sprintf("looking for shadowed versions: snapshot %d/%d", i+1, len(snaps)))
@@ -63,58 +95,60 @@ func (r *Repository) dropShadowed(ctx context.Context, progress func(string)) (v
 			return 0, 0, "", refuse(fmt.Errorf("snapshot %s: %w", s.ID.Short(), err))
 		}
 		for _, o := range objects[i] {
-			if o.root.Base.IsZero() {
-				continue
-			}
-			k := o.Name + "/" + o.root.Base.String()
-			g := groups[k]
-			if g == nil {
-				g = &shadowGroup{base: o.root.Base, seen: map[crypto.ID]bool{}}
-				groups[k] = g
-			}
-			if o.root.Delta.IsZero() {
-				g.plain = true
-			} else if !g.seen[o.root.Delta] {
-				g.seen[o.root.Delta] = true
-				g.deltas = append(g.deltas, o.root.Delta)
+			stack := o.root.layers()
+			keys := suffixKeys(o.Name, stack)
+			for p, root := range stack {
+				if root.IsZero() {
+					continue
+				}
+				l := layers[keys[p]]
+				if l == nil {
+					l = &shadowLayer{root: root, below: keys[p+1:], seen: map[string]bool{}}
+					layers[keys[p]] = l
+				}
+				if p == 0 {
+					l.plain = true
+				} else if k := keys[0]; !l.seen[k] {
+					l.seen[k] = true
+					l.above = append(l.above, stack[:p])
+				}
 			}
 		}
 	}
-	// 2. A base key every delta of its group holds is shadowed everywhere.
+	// 2. A key of a layer that a layer above holds in every stack is dead.
 	total := 0
-	for _, g := range groups {
-		if g.plain || len(g.deltas) == 0 {
+	for _, l := range layers {
+		if l.plain || len(l.above) == 0 {
 			continue
 		}
-		next, stop, errp := entries(ctx, st, g.deltas[0], nil)
-		for k, _, ok := next(); ok; k, _, ok = next() {
-			if _, inBase, err := tree.Get(ctx, st, g.base, k); err != nil {
-				stop()
+		m := newLayerMerge(ctx, st, l.above[0], nil)
+		for {
+			k, _, n := m.next()
+			if n == 0 {
+				break
+			}
+			if _, in, err := tree.Get(ctx, st, l.root, k); err != nil {
 				return 0, 0, "", refuse(err)
-			} else if !inBase {
+			} else if !in {
 				continue
 			}
 			everywhere := true
-			for _, d := range g.deltas[1:] {
-				_, has, err := tree.Get(ctx, st, d, k)
-				if err != nil {
-					stop()
+			for _, above := range l.above[1:] {
+				if everywhere, err = anyLayerHolds(ctx, st, above, k); err != nil {
 					return 0, 0, "", refuse(err)
 				}
-				if !has {
-					everywhere = false
+				if !everywhere {
 					break
 				}
 			}
 			if everywhere {
-				g.dead = append(g.dead, append([]byte(nil), k...))
+				l.dead = append(l.dead, bytes.Clone(k))
 			}
 		}
-		stop()
-		if *errp != nil {
-			return 0, 0, "", refuse(*errp)
+		if err := m.err(); err != nil {
+			return 0, 0, "", refuse(err)
 		}
-		total += len(g.dead)
+		total += len(l.dead)
 	}
 	if total == 0 {
 		return 0, 0, "", nil
@@ -122,10 +156,10 @@ func (r *Repository) dropShadowed(ctx context.Context, progress func(string)) (v
 
 	// 3. Write the snapshots again, oldest first (parents map to rewrites).
 	mapped := map[crypto.ID]crypto.ID{}
-	detail := RewriteDetail{Why: "record versions no remaining snapshot shows, in bases shared with forgotten snapshots", Records: total, Replaced: map[string]string{}}
+	detail := RewriteDetail{Why: "record versions no remaining snapshot shows, in layers shared with forgotten snapshots", Records: total, Replaced: map[string]string{}}
 	for i, s := range snaps {
 		progress(fmt.Sprintf("dropping %d shadowed versions: snapshot %d/%d", total, i+1, len(snaps)))
-		ns, err := r.rewriteShadowed(ctx, s, objects[i], groups, mapped)
+		ns, err := r.rewriteShadowed(ctx, s, objects[i], layers, mapped)
 		if err != nil {
 			return 0, 0, "", fmt.Errorf("snapshot %s: %w", s.ID.Short(), err)
 		}
@@ -141,67 +175,130 @@ func (r *Repository) dropShadowed(ctx context.Context, progress func(string)) (v
 	return total, len(mapped), entry, err
 }
 
-// shadowGroup is the snapshots sharing one object's base.
-type shadowGroup struct {
-	base   crypto.ID
-	deltas []crypto.ID // distinct
-	seen   map[crypto.ID]bool
-	plain  bool     // some snapshot reads the base without a delta
-	dead   [][]byte // base keys every delta holds
-	newB   *crypto.ID
+// anyLayerHolds reports whether one of layers holds key.
+func anyLayerHolds(ctx context.Context, st tree.NodeStore, layers []crypto.ID, key []byte) (bool, error) {
+	for _, root := range layers {
+		if _, in, err := tree.Get(ctx, st, root, key); err != nil || in {
+			return in, err
+		}
+	}
+	return false, nil
 }
 
-// rewriteShadowed writes s again with each object's dead keys dropped from
-// its base and their tombstones from its delta; nil when nothing changes
-// (no dead key and the parent not rewritten).
-func (r *Repository) rewriteShadowed(ctx context.Context, s *Snapshot, objs []Object, groups map[string]*shadowGroup, mapped map[crypto.ID]crypto.ID) (*Snapshot, error) {
+// rewriteLayer returns the layer named by key after the drops: its dead
+// keys deleted, and the entries over a deleted one that became the same
+// record as the new value below (or a tombstone over no record). Layers are
+// rewritten once, bottom up, whichever snapshot asks first.
+func (r *Repository) rewriteLayer(ctx context.Context, key string, layers map[string]*shadowLayer, table *fieldTable, recStore nodeStore) (crypto.ID, error) {
+	l := layers[key]
+	if l.rewritten != nil {
+		return *l.rewritten, nil
+	}
+	st := nodeStore{r: r}
+	// The new layers below, nearest first, and the keys deleted in them.
+	var below []crypto.ID
+	var candidates [][]byte
+	for _, k := range l.below {
+		nb, err := r.rewriteLayer(ctx, k, layers, table, recStore)
+		if err != nil {
+			return crypto.ID{}, err
+		}
+		below = append(below, nb)
+		candidates = append(candidates, layers[k].dead...)
+	}
+	drop := append([][]byte(nil), l.dead...)
+	if len(candidates) > 0 {
+		sort.Slice(candidates, func(i, j int) bool { return bytes.Compare(candidates[i], candidates[j]) < 0 })
+		candidates = slices.CompactFunc(candidates, bytes.Equal)
+		var batch []settling
+		for _, k := range candidates {
+			v, in, err := tree.Get(ctx, st, l.root, k)
+			if err != nil {
+				return crypto.ID{}, err
+			}
+			if in {
+				batch = append(batch, settling{key: k, new: v})
+			}
+		}
+		if err := lookupLayers(ctx, st, below, batch); err != nil {
+			return crypto.ID{}, err
+		}
+		var scratch ObjectStats
+		for i := range batch {
+			same, err := batch[i].classify(&scratch, func(a, b []byte) (bool, error) { return r.sameRecord(ctx, table, a, b) })
+			if err != nil {
+				return crypto.ID{}, err
+			}
+			if same {
+				drop = append(drop, batch[i].key)
+			}
+		}
+	}
+	out := l.root
+	if len(drop) > 0 {
+		ed := tree.NewEditor(recStore, tree.ID(l.root), r.treeCfg)
+		for _, k := range drop {
+			ed.Delete(k)
+		}
+		nr, err := ed.Commit(ctx)
+		ed.Close()
+		if err != nil {
+			return crypto.ID{}, err
+		}
+		out = crypto.ID(nr)
+	}
+	l.rewritten = &out
+	return out, nil
+}
+
+// rewriteShadowed writes s again with each object's layers rewritten
+// (rewriteLayer); nil when nothing changes (no layer changed and the
+// parent not rewritten).
+func (r *Repository) rewriteShadowed(ctx context.Context, s *Snapshot, objs []Object, layers map[string]*shadowLayer, mapped map[crypto.ID]crypto.ID) (*Snapshot, error) {
 	st := nodeStore{r: r, group: s.Period}
 	recStore := nodeStore{r: r, group: s.Period, records: true}
 	rootEd := tree.NewEditor(st, tree.ID(s.Root), r.treeCfg)
 	defer rootEd.Close()
 	changed := false
 	for _, o := range objs {
-		g := groups[o.Name+"/"+o.root.Base.String()]
-		if g == nil || len(g.dead) == 0 {
-			continue
-		}
-		changed = true
-		or := o.root
-		if g.newB == nil {
-			ed := tree.NewEditor(recStore, tree.ID(g.base), r.treeCfg)
-			for _, k := range g.dead {
-				ed.Delete(k)
-			}
-			nb, err := ed.Commit(ctx)
-			ed.Close()
-			if err != nil {
-				return nil, err
-			}
-			id := crypto.ID(nb)
-			g.newB = &id
-		}
-		or.Base = *g.newB
-		ed := tree.NewEditor(recStore, tree.ID(or.Delta), r.treeCfg)
-		for _, k := range g.dead {
-			v, _, err := tree.Get(ctx, st, o.root.Delta, k)
-			if err != nil {
-				ed.Close()
-				return nil, err
-			}
-			if isTombstone(v) {
-				ed.Delete(k)
-			}
-		}
-		nd, err := ed.Commit(ctx)
-		ed.Close()
+		stack := o.root.layers()
+		keys := suffixKeys(o.Name, stack)
+		table, err := r.loadTable(ctx, o.root.Table)
 		if err != nil {
 			return nil, err
 		}
-		or.Delta = crypto.ID(nd)
-		if or.BaseN, err = countTree(ctx, st, or.Base); err != nil {
-			return nil, err
+		or := o.root
+		or.Runs = nil
+		differs := false
+		for p, root := range stack {
+			if root.IsZero() {
+				continue
+			}
+			nr, err := r.rewriteLayer(ctx, keys[p], layers, table, recStore)
+			if err != nil {
+				return nil, err
+			}
+			differs = differs || nr != root
+			if p == len(stack)-1 {
+				or.Base = nr
+				continue
+			}
+			run := o.root.Runs[p]
+			if nr != root {
+				run.Root = nr
+				if run.N, err = countTree(ctx, st, nr); err != nil {
+					return nil, err
+				}
+			}
+			if run.N > 0 { // a run left empty is no run
+				or.Runs = append(or.Runs, run)
+			}
 		}
-		if or.DeltaN, err = countTree(ctx, st, or.Delta); err != nil {
+		if !differs {
+			continue
+		}
+		changed = true
+		if or.BaseN, err = countTree(ctx, st, or.Base); err != nil {
 			return nil, err
 		}
 		rootEd.Put([]byte(o.Name), or.encode()) // Records, files, schema: unchanged

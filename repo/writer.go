@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/user"
 	"runtime"
+	"slices"
 	"sort"
 	"time"
 
@@ -79,7 +80,13 @@ type objWriter struct {
 	lineage   objectRoot
 	inLineage bool
 
-	records *tree.Editor // on the parent's delta (synthetic) or empty (replace)
+	// below is the stack a synthetic snapshot's new run goes on (the
+	// parent's object, or Parent's when resuming a checkpoint that already
+	// began the run), startRun the run the edits continue (zero: a new one).
+	below    objectRoot
+	startRun crypto.ID
+
+	records *tree.Editor // on startRun (synthetic) or empty (replace)
 	// finished holds the records' result once FinishRecords built it.
 	finished *recordsResult
 	files    *tree.Editor
@@ -171,6 +178,14 @@ func (w *Writer) object(ctx context.Context, name string) (*objWriter, error) {
 			ow.inLineage = true
 		}
 	}
+	// A checkpoint's object is its Parent's with the run it began on top
+	// (or its Parent's as is): the run continues, settled against Parent's
+	// layers, so that the final run is the one an uninterrupted run writes.
+	ow.below = ow.parent
+	if ow.inLineage && ow.exists && len(ow.parent.Runs) == len(ow.lineage.Runs)+1 &&
+		ow.parent.Base == ow.lineage.Base && slices.Equal(ow.parent.Runs[1:], ow.lineage.Runs) {
+		ow.below, ow.startRun = ow.lineage, ow.parent.Runs[0].Root
+	}
 	// An object the parent lacks is built from scratch: there is no base
 	// to compare edits with, so they go straight into a new base.
 	ow.replace = !ow.exists
@@ -180,14 +195,14 @@ func (w *Writer) object(ctx context.Context, name string) (*objWriter, error) {
 
 func (w *Writer) recordEditor(ow *objWriter) *tree.Editor {
 	if ow.records == nil {
-		root := ow.parent.Delta
+		root := ow.startRun
 		switch {
 		case ow.resumeBase:
 			root = ow.parent.Base
 		case ow.replace:
 			root = crypto.ID{}
 		}
-		// Edits of a synthetic snapshot build the delta; the others a base.
+		// Edits of a synthetic snapshot build a run; the others a base.
 		delta := !ow.replace && !ow.resumeBase
 		ow.records = tree.NewEditor(nodeStore{r: w.r, group: w.group(), records: true, delta: delta}, root, w.r.treeCfg)
 	}
@@ -225,7 +240,7 @@ func (w *Writer) ContinueReplace(ctx context.Context, object string) error {
 	if ow.records != nil {
 		return fmt.Errorf("object %s: ContinueReplace after edits", object)
 	}
-	if !ow.parent.Delta.IsZero() {
+	if len(ow.parent.Runs) > 0 {
 		return fmt.Errorf("object %s: the checkpoint holds a layered tree, not a full re-read to continue", object)
 	}
 	ow.replace, ow.resumeBase, ow.removed = true, ow.exists, false
@@ -296,8 +311,7 @@ func (w *Writer) fail(err error) error {
 	return err
 }
 
-// edit applies value v (nil: delete) to one record, keeping the delta
-// invariant: the delta holds k only where the result differs from the base.
+// edit applies value v (nil: delete) to one record.
 func (w *Writer) edit(ctx context.Context, ow *objWriter, id string, v []byte) error {
 	if ow.finished != nil {
 		return w.fail(fmt.Errorf("object %s: record %s edited after FinishRecords", ow.name, id))
@@ -312,10 +326,11 @@ func (w *Writer) edit(ctx context.Context, ow *objWriter, id string, v []byte) e
 		}
 		return w.check(ed)
 	}
-	// Synthetic mode: record the edit blindly. Commit compares the edited
-	// keys with the base in key order (reading each base frame once), which
-	// restores the delta invariant and counts the changes; looking each edit
-	// up here would decompress a frame at random per edit.
+	// Synthetic mode: record the edit blindly in the new run. Commit
+	// compares the edited keys with the layers below in key order (reading
+	// each frame once), which restores the run invariant and counts the
+	// changes; looking each edit up here would decompress a frame at random
+	// per edit.
 	if v == nil {
 		v = []byte{valTombstone}
 	}
@@ -355,7 +370,7 @@ func (w *Writer) SetHighWater(ctx context.Context, object, hw string) error {
 }
 
 // CommitCheckpoint commits the writer's progress as a checkpoint
-// (KindCheckpoint): no delta is folded into its base and no file is dropped,
+// (KindCheckpoint): no run is merged or folded into its base and no file is dropped,
 // so that the run resuming it (WriterOptions.Resume) ends exactly as an
 // uninterrupted run would.
 func (w *Writer) CommitCheckpoint(ctx context.Context) (*Snapshot, error) {
@@ -420,6 +435,11 @@ func (w *Writer) Commit(ctx context.Context) (*Snapshot, error) {
 	if len(w.opts.State) > 0 {
 		snap.State = append(json.RawMessage(nil), w.opts.State...)
 	}
+	if w.opts.Resume != nil && w.opts.Kind != KindCheckpoint {
+		if err := w.touchLayered(ctx); err != nil {
+			return nil, err
+		}
+	}
 	metaStore := nodeStore{r: w.r, group: w.group()}
 	rootEd := tree.NewEditor(metaStore, w.parent.root, w.r.treeCfg)
 	defer rootEd.Close()
@@ -460,6 +480,38 @@ func (w *Writer) Commit(ctx context.Context) (*Snapshot, error) {
 	return snap, nil
 }
 
+// touchLayered makes the final snapshot of a resumed run commit every
+// object of its checkpoint that has runs, edited since or not: a checkpoint
+// neither merges nor folds, so an object whose edits all came before it
+// must still go through compactRuns, as it would have in an uninterrupted
+// run (its counts are then taken against Parent, as for any resumed
+// object).
+func (w *Writer) touchLayered(ctx context.Context) error {
+	it := tree.Iter(ctx, nodeStore{r: w.r}, w.parent.root, nil)
+	var names []string
+	for it.Next() {
+		if w.objs[string(it.Key())] != nil {
+			continue
+		}
+		or, err := decodeObjectRoot(it.Value())
+		if err != nil {
+			return fmt.Errorf("checkpoint, object %s: %w", it.Key(), err)
+		}
+		if len(or.Runs) > 0 {
+			names = append(names, string(it.Key()))
+		}
+	}
+	if err := it.Err(); err != nil {
+		return err
+	}
+	for _, name := range names {
+		if _, err := w.object(ctx, name); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 func (w *Writer) commitObject(ctx context.Context, ow *objWriter) (objectRoot, ObjectStats, error) {
 	or := ow.parent
 	st := ObjectStats{HighWater: ow.stats.HighWater}
@@ -481,7 +533,7 @@ func (w *Writer) commitObject(ctx context.Context, ow *objWriter) (objectRoot, O
 			return or, st, err
 		}
 	}
-	or.Base, or.Delta = rp.base, rp.delta
+	or.Base, or.Runs, or.Records = rp.base, rp.runs, rp.records
 	st.Added, st.Changed, st.Deleted = rp.added, rp.changed, rp.deleted
 	var err error
 	if ow.replace && w.opts.Kind != KindCheckpoint {
@@ -506,18 +558,13 @@ func (w *Writer) commitObject(ctx context.Context, ow *objWriter) (objectRoot, O
 	if or.BaseN, err = countTree(ctx, st2, or.Base); err != nil {
 		return or, st, err
 	}
-	if or.DeltaN, err = countTree(ctx, st2, or.Delta); err != nil {
-		return or, st, err
-	}
 	if ow.replace {
 		or.Records = or.BaseN
-	} else {
-		or.Records = or.Records + st.Added - st.Deleted
 	}
-	// A checkpoint never rebases: the finished snapshot decides, from its
-	// final delta, exactly as an uninterrupted run would.
-	if w.opts.Kind != KindCheckpoint && or.DeltaN > 0 && or.DeltaN*uint64(w.r.cfg.RebaseRatio) > or.BaseN {
-		if or, err = w.rebase(ctx, or); err != nil {
+	// A checkpoint never merges or folds: the finished snapshot decides,
+	// from its final runs, exactly as an uninterrupted run would.
+	if w.opts.Kind != KindCheckpoint {
+		if or, err = w.compactRuns(ctx, ow, or); err != nil {
 			return or, st, err
 		}
 	}
@@ -540,20 +587,140 @@ func (w *Writer) commitObject(ctx context.Context, ow *objWriter) (objectRoot, O
 	return or, st, nil
 }
 
-// settleDelta turns a blindly edited delta into a valid one and counts the
-// changes. It walks the keys where the edited delta differs from the
-// parent's (tree.Diff, in key order) and, for each, compares with the base:
-// an entry equal to the base's value (or a tombstone for a key the base
-// lacks) is removed, so the delta invariant holds; the parent's and the new
-// effective values classify the change as added, changed or deleted.
+// compactRuns applies the merge and fold rules to an object's runs:
 //
-// The base lookups are the cost: changes are spread over the whole base, so
+//   - while the newest RunMerge runs have one level l, they are merged
+//     into one run of level l+1 (a base-RunMerge counter: a change is
+//     rewritten once per level, and an object has at most RunMerge-1 runs
+//     of each level);
+//   - when the runs hold more than 1/RebaseRatio of the base's entries, or
+//     there are more than maxRuns/2 of them, they are folded into a new
+//     base.
+//
+// Under random churn of c of the records a day, a day then writes about
+// c times the number of levels of runs, plus a base every (1/RebaseRatio)/c
+// days or so (docs/benchmarks.md, "Daily snapshots over time").
+func (w *Writer) compactRuns(ctx context.Context, ow *objWriter, or objectRoot) (objectRoot, error) {
+	fanIn := w.r.cfg.runMerge()
+	for len(or.Runs) >= fanIn && sameLevel(or.Runs[:fanIn]) {
+		table := ow.table
+		if table == nil {
+			var err error
+			if table, err = w.r.loadTable(ctx, or.Table); err != nil {
+				return or, err
+			}
+		}
+		below := objectRoot{Base: or.Base, Runs: or.Runs[fanIn:]}
+		merged, err := w.mergeRuns(ctx, or.Runs[:fanIn], below.layers(), table)
+		if err != nil {
+			return or, err
+		}
+		runs := make([]deltaRun, 0, len(or.Runs)-fanIn+1)
+		if merged.N > 0 {
+			runs = append(runs, merged)
+		}
+		or.Runs = append(runs, or.Runs[fanIn:]...)
+		if len(or.Runs) == 0 {
+			or.Runs = nil
+		}
+	}
+	if n := or.runEntries(); n > 0 && (n*uint64(w.r.cfg.RebaseRatio) > or.BaseN || len(or.Runs) > maxRuns/2) {
+		return w.rebase(ctx, or)
+	}
+	return or, nil
+}
+
+func sameLevel(runs []deltaRun) bool {
+	for _, r := range runs[1:] {
+		if r.Level != runs[0].Level {
+			return false
+		}
+	}
+	return true
+}
+
+// mergeRuns merges runs (newest first, contiguous) into one run of the
+// next level over the layers below them. A key only one of them holds
+// keeps its entry (it differed from what is below when written, and what
+// is below has not changed). A key several hold keeps the newest entry
+// unless it is the same record as the value below (a record changed and
+// changed back), or a tombstone where nothing is below: those are dropped,
+// so the run invariant holds. N of the result is 0 when nothing is left.
+func (w *Writer) mergeRuns(ctx context.Context, runs []deltaRun, below []crypto.ID, table *fieldTable) (deltaRun, error) {
+	store := nodeStore{r: w.r}
+	out := deltaRun{Level: runs[0].Level + 1}
+	ed := tree.NewEditor(nodeStore{r: w.r, group: w.group(), records: true, delta: true}, crypto.ID{}, w.r.treeCfg)
+	defer ed.Close()
+	roots := make([]crypto.ID, len(runs))
+	for i, r := range runs {
+		roots[i] = r.Root
+	}
+	same := func(a, b []byte) (bool, error) { return w.r.sameRecord(ctx, table, a, b) }
+	var scratch ObjectStats
+	batch := make([]settling, 0, settleBatch)
+	settle := func() error {
+		if err := lookupLayers(ctx, store, below, batch); err != nil {
+			return err
+		}
+		for i := range batch {
+			drop, err := batch[i].classify(&scratch, same)
+			if err != nil {
+				return err
+			}
+			if !drop {
+				ed.Put(batch[i].key, batch[i].new)
+			}
+		}
+		batch = batch[:0]
+		return ed.Err()
+	}
+	m := newLayerMerge(ctx, store, roots, nil)
+	for {
+		k, v, n := m.next()
+		if n == 0 {
+			break
+		}
+		if n == 1 {
+			ed.Put(k, v)
+			continue
+		}
+		batch = append(batch, settling{key: k, new: v}) // node bytes: stable
+		if len(batch) == settleBatch {
+			if err := settle(); err != nil {
+				return out, err
+			}
+		}
+	}
+	if err := m.err(); err != nil {
+		return out, err
+	}
+	if err := settle(); err != nil {
+		return out, err
+	}
+	root, err := ed.Commit(ctx)
+	if err != nil {
+		return out, err
+	}
+	out.Root = crypto.ID(root)
+	out.N, err = countTree(ctx, store, out.Root)
+	return out, err
+}
+
+// settleRun turns a blindly edited run into a valid one and counts the
+// changes. It walks the run's entries in key order and compares each with
+// the effective value of the layers below (parent's runs, then base): an
+// entry that is the same record (or a tombstone where nothing is below) is
+// removed, so the run invariant holds; the value below and the new one
+// classify the change as added, changed or deleted.
+//
+// The lookups are the cost: changes are spread over the whole base, so
 // settling reads (and decompresses) most of its frames however few records
 // changed. They run in batches of settleBatch keys, each batch split into
 // contiguous key ranges looked up on all cores (a range's keys share
 // paths and frames, so each frame is still read about once).
-func (w *Writer) settleDelta(ctx context.Context, parent objectRoot, edited crypto.ID, table *fieldTable, st *ObjectStats) (crypto.ID, error) {
+func (w *Writer) settleRun(ctx context.Context, below objectRoot, edited crypto.ID, table *fieldTable, st *ObjectStats) (crypto.ID, error) {
 	store := nodeStore{r: w.r}
+	layers := below.layers()
 	var drop [][]byte
 	batch := make([]settling, 0, settleBatch)
 	same := func(a, b []byte) (bool, error) {
@@ -563,7 +730,7 @@ func (w *Writer) settleDelta(ctx context.Context, parent objectRoot, edited cryp
 		return w.r.sameRecord(ctx, table, a, b)
 	}
 	settle := func() error {
-		if err := lookupBase(ctx, store, parent.Base, batch); err != nil {
+		if err := lookupLayers(ctx, store, layers, batch); err != nil {
 			return err
 		}
 		for i := range batch {
@@ -578,17 +745,20 @@ func (w *Writer) settleDelta(ctx context.Context, parent objectRoot, edited cryp
 		batch = batch[:0]
 		return nil
 	}
-	err := tree.Diff(ctx, store, parent.Delta, edited, func(c tree.Change) error {
-		batch = append(batch, settling{key: bytes.Clone(c.Key), old: bytes.Clone(c.Old), new: bytes.Clone(c.New)})
+	next, stop, errp := entries(ctx, store, edited, nil)
+	defer stop()
+	for k, v, ok := next(); ok; k, v, ok = next() {
+		batch = append(batch, settling{key: k, new: v}) // node bytes: stable
 		if len(batch) == settleBatch {
-			return settle()
+			if err := settle(); err != nil {
+				return edited, err
+			}
 		}
-		return nil
-	})
-	if err == nil && len(batch) > 0 {
-		err = settle()
 	}
-	if err != nil || len(drop) == 0 {
+	if *errp != nil {
+		return edited, *errp
+	}
+	if err := settle(); err != nil || len(drop) == 0 {
 		return edited, err
 	}
 	ed := tree.NewEditor(nodeStore{r: w.r, group: w.group(), records: true, delta: true}, edited, w.r.treeCfg)
@@ -600,85 +770,81 @@ func (w *Writer) settleDelta(ctx context.Context, parent objectRoot, edited cryp
 	return crypto.ID(root), err
 }
 
-// settleBatch bounds settleDelta's memory: this many changed keys with
-// their old and new values (about 1 KiB each for typical records).
+// settleBatch bounds the memory of settling, merging and diffing: this
+// many keys with their values (about 1 KiB each for typical records).
 const settleBatch = 8192
 
-// settling is one key where the edited delta differs from the parent's:
-// old/new are the delta values (nil: no delta entry), base the base's.
+// settling is one key to compare with the layers below: new is the
+// entry of the run being written (old, in a diff, the other side's),
+// below the effective value underneath (has: there is a record).
 type settling struct {
 	key, old, new []byte
-	base          []byte
-	inBase        bool
+	below         []byte
+	has           bool
 }
 
-// classify counts the change in st and reports whether the key's new delta
-// entry must be dropped (it is the base's record: same reports whether two
-// record values are the same record, sameRecord).
+// classify counts the change from the value below to the new entry in st
+// and reports whether the entry must be dropped: it is the same record as
+// the value below (same reports whether two record values are the same
+// record, sameRecord), or a tombstone where there is no record below.
 func (s *settling) classify(st *ObjectStats, same func(a, b []byte) (bool, error)) (drop bool, err error) {
-	eff := func(v []byte) []byte {
-		if isTombstone(v) {
-			return nil
-		}
-		return v
+	before := s.below
+	if !s.has {
+		before = nil
 	}
-	// equal: both absent, or the same record.
-	equal := func(a, b []byte) (bool, error) {
-		if a == nil || b == nil {
-			return a == nil && b == nil, nil
-		}
-		return same(a, b)
-	}
-	base := s.base
-	if !s.inBase {
-		base = nil
-	} else {
-		base = eff(base)
-	}
-	before := base
-	if s.old != nil {
-		before = eff(s.old)
-	}
-	after := base
-	if s.new != nil {
-		after = eff(s.new)
-		eq, err := equal(after, base)
-		if err != nil {
-			return false, err
-		}
-		drop = eq && (after != nil || !s.inBase)
-	}
-	unchanged, err := equal(before, after)
-	if err != nil {
-		return false, err
+	after := s.new
+	if isTombstone(after) {
+		after = nil
 	}
 	switch {
-	case unchanged:
+	case before == nil && after == nil:
+		return true, nil
 	case before == nil:
 		st.Added++
 	case after == nil:
 		st.Deleted++
 	default:
+		eq, err := same(after, before)
+		if err != nil || eq {
+			return eq, err
+		}
 		st.Changed++
 	}
-	return drop, nil
+	return false, nil
 }
 
-// lookupBase fills in the base value of every key of batch (sorted), with
-// one worker per core on contiguous ranges.
-func lookupBase(ctx context.Context, store tree.NodeStore, base crypto.ID, batch []settling) error {
+// lookupLayers fills in the effective value below of every key of batch
+// (sorted): the first of layers (newest first) holding the key decides; a
+// tombstone there means no record. One worker per core on contiguous
+// ranges, each with a getter per layer (keys come in order: paths are
+// shared).
+func lookupLayers(ctx context.Context, store tree.NodeStore, layers []crypto.ID, batch []settling) error {
 	workers := runtime.GOMAXPROCS(0)
 	if n := len(batch)/256 + 1; n < workers {
 		workers = n // small batches are not worth a goroutine
 	}
 	lookup := func(part []settling) error {
-		g := tree.NewGetter(ctx, store, base) // keys come in order: paths are shared
+		getters := make([]*tree.Getter, len(layers))
 		for i := range part {
-			v, ok, err := g.Get(part[i].key)
-			if err != nil {
-				return err
+			part[i].below, part[i].has = nil, false
+			for l, root := range layers {
+				if root.IsZero() {
+					continue
+				}
+				if getters[l] == nil {
+					getters[l] = tree.NewGetter(ctx, store, root)
+				}
+				v, ok, err := getters[l].Get(part[i].key)
+				if err != nil {
+					return err
+				}
+				if ok {
+					if !isTombstone(v) {
+						part[i].below, part[i].has = v, true
+					}
+					break
+				}
 			}
-			part[i].base, part[i].inBase = v, ok
 		}
 		return nil
 	}
@@ -700,43 +866,53 @@ func lookupBase(ctx context.Context, store tree.NodeStore, base crypto.ID, batch
 	return first
 }
 
-// rebase folds the delta into a new base.
+// rebase folds the runs into a new base (the newest entry of each key
+// wins; tombstones delete).
 func (w *Writer) rebase(ctx context.Context, or objectRoot) (objectRoot, error) {
 	st := nodeStore{r: w.r, group: w.group(), records: true}
 	ed := tree.NewEditor(st, or.Base, w.r.treeCfg)
 	defer ed.Close()
-	it := tree.Iter(ctx, st, or.Delta, nil)
-	for it.Next() {
-		if isTombstone(it.Value()) {
-			ed.Delete(it.Key())
+	runs := objectRoot{Runs: or.Runs}
+	m := newLayerMerge(ctx, st, runs.layers(), nil)
+	for {
+		k, v, n := m.next()
+		if n == 0 {
+			break
+		}
+		if isTombstone(v) {
+			ed.Delete(k)
 		} else {
-			ed.Put(it.Key(), it.Value())
+			ed.Put(k, v)
 		}
 	}
-	if err := it.Err(); err != nil {
+	if err := m.err(); err != nil {
 		return or, err
 	}
 	root, err := ed.Commit(ctx)
 	if err != nil {
 		return or, err
 	}
-	or.Base, or.Delta, or.DeltaN = crypto.ID(root), crypto.ID{}, 0
+	or.Base, or.Runs = crypto.ID(root), nil
 	or.BaseN, err = countTree(ctx, st, or.Base)
 	return or, err
 }
 
-// recordsResult is an object's records after its edits: the trees and the
-// counts against the tree the edits started from.
+// recordsResult is an object's records after its edits: the trees, the
+// number of records (replace: set from the base at commit) and the counts
+// against the tree the edits started from.
 type recordsResult struct {
-	base, delta             crypto.ID
+	base                    crypto.ID
+	runs                    []deltaRun
+	records                 uint64
 	added, changed, deleted uint64
 }
 
 // recordsPhase turns the object's record edits into its new base and
-// delta trees: a full re-read becomes the base (counted by a diff with the
-// parent), synthetic edits become a settled delta (counted while settling).
+// runs: a full re-read becomes the base (counted by a diff with the
+// parent), synthetic edits a new settled run on top of the parent's
+// (counted while settling).
 func (w *Writer) recordsPhase(ctx context.Context, ow *objWriter) (*recordsResult, error) {
-	rp := &recordsResult{base: ow.parent.Base, delta: ow.parent.Delta}
+	rp := &recordsResult{base: ow.parent.Base, runs: ow.parent.Runs, records: ow.parent.Records}
 	var st ObjectStats
 	switch {
 	case ow.records == nil && !ow.replace:
@@ -752,13 +928,12 @@ func (w *Writer) recordsPhase(ctx context.Context, ow *objWriter) (*recordsResul
 				return nil, err
 			}
 		}
-		rp.base, rp.delta = crypto.ID(root), crypto.ID{}
+		rp.base, rp.runs = crypto.ID(root), nil
 		if !ow.exists {
 			ow.parent = objectRoot{}
 		}
 		if w.opts.Resume == nil { // resuming: counted against Parent at commit
-			or := ow.parent
-			or.Base, or.Delta = rp.base, rp.delta
+			or := objectRoot{Base: rp.base, Table: ow.parent.Table}
 			tally, err := w.tallier(ctx, or.Table, ow, &st)
 			if err != nil {
 				return nil, err
@@ -772,9 +947,19 @@ func (w *Writer) recordsPhase(ctx context.Context, ow *objWriter) (*recordsResul
 		if err != nil {
 			return nil, err
 		}
-		if rp.delta, err = w.settleDelta(ctx, ow.parent, crypto.ID(root), ow.table, &st); err != nil {
+		run, err := w.settleRun(ctx, ow.below, crypto.ID(root), ow.table, &st)
+		if err != nil {
 			return nil, err
 		}
+		rp.base, rp.runs = ow.below.Base, ow.below.Runs
+		if !run.IsZero() {
+			n, err := countTree(ctx, nodeStore{r: w.r}, run)
+			if err != nil {
+				return nil, err
+			}
+			rp.runs = append([]deltaRun{{Root: run, N: n}}, ow.below.Runs...)
+		}
+		rp.records = ow.below.Records + st.Added - st.Deleted
 	}
 	rp.added, rp.changed, rp.deleted = st.Added, st.Changed, st.Deleted
 	return rp, nil

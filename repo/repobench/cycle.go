@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"math/rand"
+	"os"
+	"strconv"
 	"time"
 
 	"github.com/orgsnap/orgsnap/repo"
@@ -13,14 +15,16 @@ import (
 // CycleResults are the costs of a run of daily synthetic snapshots: what a
 // repository pays per day over time, deltas folded into new bases
 // included, rather than for one snapshot after a full one.
+// ORGSNAP_BENCH_RUN_MERGE overrides the repository's run merge fan-in.
 type CycleResults struct {
 	Records, Days int
 	DailyChange   float64 // fraction of the records changed each day
 	RebaseRatio   int
+	RunMerge      int
 	FullBytes     int64   // the repository after the first, full snapshot
 	NewBytes      []int64 // per day
 	DaySeconds    []float64
-	Rebases       int // days whose snapshot folded the delta into a new base
+	Rebases       int // days whose snapshot folded the runs into a new base
 }
 
 // Cycle writes a full snapshot of n records, then days synthetic ones,
@@ -31,12 +35,15 @@ func Cycle(ctx context.Context, dir string, n, days int, change float64, rebaseR
 		if rebaseRatio > 0 {
 			c.RebaseRatio = rebaseRatio
 		}
+		if m, err := strconv.Atoi(os.Getenv("ORGSNAP_BENCH_RUN_MERGE")); err == nil && m > 1 {
+			c.RunMerge = m
+		}
 	}})
 	if err != nil {
 		return nil, err
 	}
 	defer r.Close()
-	res := &CycleResults{Records: n, Days: days, DailyChange: change, RebaseRatio: r.Config().RebaseRatio}
+	res := &CycleResults{Records: n, Days: days, DailyChange: change, RebaseRatio: r.Config().RebaseRatio, RunMerge: r.Config().RunMerge}
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	w, err := r.NewWriter(ctx, repo.WriterOptions{Time: t0, Period: "2601"})
 	if err != nil {
@@ -94,10 +101,10 @@ func CycleTable(c *CycleResults) string {
 		maxDay = max(maxDay, b)
 	}
 	pct := func(b int64) float64 { return 100 * float64(b) / float64(c.FullBytes) }
-	return fmt.Sprintf("| records | days × change | rebase ratio | full snapshot | new bytes a day, mean | largest day | rebases | mean time a day |\n"+
-		"|---|---|---|---|---|---|---|---|\n"+
-		"| %d | %d × %.1f%% | %d | %s | %s (%.1f%% of full) | %s (%.0f%%) | %d | %.0f ms |\n",
-		c.Records, c.Days, 100*c.DailyChange, c.RebaseRatio, mib(c.FullBytes),
+	return fmt.Sprintf("| records | days × change | rebase ratio | run merge | full snapshot | new bytes a day, mean | largest day | rebases | mean time a day |\n"+
+		"|---|---|---|---|---|---|---|---|---|\n"+
+		"| %d | %d × %.1f%% | %d | %d | %s | %s (%.1f%% of full) | %s (%.0f%%) | %d | %.0f ms |\n",
+		c.Records, c.Days, 100*c.DailyChange, c.RebaseRatio, c.RunMerge, mib(c.FullBytes),
 		mib(total/int64(len(c.NewBytes))), pct(total)/float64(len(c.NewBytes)), mib(maxDay), pct(maxDay),
 		c.Rebases, 1000*secs/float64(len(c.DaySeconds)))
 }
