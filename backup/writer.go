@@ -13,6 +13,14 @@ import (
 // writerLoop owns the repo.Writer (which is not safe for concurrent use):
 // every edit reaches it as a message, applied in the order received, so
 // the edits of one worker keep their order.
+//
+// The one exception is finishing an object (building its record trees,
+// the costly part of a synthetic snapshot: settling its changes against
+// the base reads most of the base). The Writer allows FinishRecords of one
+// object beside edits of others, so the loop runs up to maxFinishing of
+// them in goroutines and goes on with other messages. Invariant: while an
+// object is finishing, no message about it is applied (the loop waits for
+// that finish first), and a sync or commit waits for every finish.
 type writerLoop struct {
 	e     *engine
 	w     *repo.Writer
@@ -22,6 +30,18 @@ type writerLoop struct {
 	ended chan struct{}     // closed when run returns
 	hw    map[string]string // object → highest modstamp seen (canonical text)
 	err   error
+
+	finishing map[string]bool // objects whose FinishRecords runs
+	finished  chan finishRes  // their outcomes, read by the loop only
+}
+
+// maxFinishing bounds the objects finished at once: each settles its
+// changes on every core already, so more would only hold more memory.
+const maxFinishing = 2
+
+type finishRes struct {
+	object string
+	err    error
 }
 
 // Messages.
@@ -60,7 +80,8 @@ type (
 )
 
 func newWriterLoop(e *engine, w *repo.Writer, wopts repo.WriterOptions) *writerLoop {
-	wl := &writerLoop{e: e, w: w, wopts: wopts, in: make(chan any, 64), quit: make(chan struct{}), ended: make(chan struct{}), hw: map[string]string{}}
+	wl := &writerLoop{e: e, w: w, wopts: wopts, in: make(chan any, 64), quit: make(chan struct{}), ended: make(chan struct{}), hw: map[string]string{},
+		finishing: map[string]bool{}, finished: make(chan finishRes, maxFinishing)}
 	// High-water marks so far: the checkpoint's when resuming, else the
 	// parent's. A mark only rises (max of these and what is read).
 	from := wopts.Parent
@@ -89,24 +110,74 @@ func (wl *writerLoop) send(ctx context.Context, m any) bool {
 
 func (wl *writerLoop) run(ctx context.Context) {
 	defer close(wl.ended)
+	defer wl.awaitFinishes("") // the writer is aborted after this returns
 	for {
 		select {
 		case m := <-wl.in:
 			wl.handle(ctx, m)
+		case f := <-wl.finished:
+			wl.finishedOne(f)
 		case <-wl.quit:
 			return
 		}
 	}
 }
 
+// finish starts FinishRecords of object in a goroutine, once fewer than
+// maxFinishing run.
+func (wl *writerLoop) finish(ctx context.Context, object string) {
+	for len(wl.finishing) >= maxFinishing {
+		wl.finishedOne(<-wl.finished)
+	}
+	wl.finishing[object] = true
+	w := wl.w
+	go func() { wl.finished <- finishRes{object, w.FinishRecords(ctx, object)} }()
+}
+
+// finishedOne takes in the outcome of one finish.
+func (wl *writerLoop) finishedOne(f finishRes) {
+	delete(wl.finishing, f.object)
+	if f.err != nil && wl.err == nil {
+		wl.err = f.err
+		wl.e.fail(f.err)
+	}
+}
+
+// awaitFinishes waits until object ("": every object) is not finishing.
+func (wl *writerLoop) awaitFinishes(object string) {
+	for object == "" && len(wl.finishing) > 0 || object != "" && wl.finishing[object] {
+		wl.finishedOne(<-wl.finished)
+	}
+}
+
+// objectOf is the object a message is about ("" for none).
+func objectOf(m any) string {
+	switch m := m.(type) {
+	case *recBatch:
+		return m.object
+	case objectOp:
+		return m.object
+	case fileLink:
+		return m.object
+	case metaFiles:
+		return MetadataObject
+	}
+	return ""
+}
+
 func (wl *writerLoop) handle(ctx context.Context, m any) {
 	switch m := m.(type) {
 	case syncReq:
+		wl.awaitFinishes("")
 		m.done <- wl.err
 		return
 	case commitReq:
+		wl.awaitFinishes("")
 		m.done <- wl.commit(ctx, m.final)
 		return
+	}
+	if o := objectOf(m); o != "" {
+		wl.awaitFinishes(o)
 	}
 	if wl.err != nil {
 		return // the run is failing; drain
@@ -126,7 +197,7 @@ func (wl *writerLoop) handle(ctx context.Context, m any) {
 		case "schema":
 			err = wl.w.PutSchema(ctx, m.object, m.schema)
 		case "finish":
-			err = wl.w.FinishRecords(ctx, m.object)
+			wl.finish(ctx, m.object)
 		}
 	case fileLink:
 		err = wl.w.LinkFile(ctx, m.object, m.id, m.file)

@@ -11,6 +11,7 @@ import (
 	"runtime"
 	"slices"
 	"sort"
+	"sync"
 	"time"
 
 	"github.com/orgsnap/orgsnap/repo/crypto"
@@ -46,8 +47,16 @@ type WriterOptions struct {
 // keeps only a 24-byte summary per edited record (to count changes) and
 // each edited object's field-list table (lists of names: small).
 //
-// A Writer is not safe for concurrent use.
+// A Writer is not safe for concurrent use, with one exception:
+// FinishRecords of an object may run while other goroutines edit, or
+// finish, other objects (its cost, building the object's trees, is then
+// spread over the cores). Nothing else may run concurrently, and no
+// method of the same object may run during its FinishRecords.
 type Writer struct {
+	// mu guards objs and err: the state FinishRecords shares with edits of
+	// other objects. Everything an objWriter holds belongs to whoever
+	// works on that object.
+	mu     sync.Mutex
 	r      *Repository
 	opts   WriterOptions
 	parent objectSet // the trees edits start from: Parent's, or Resume's
@@ -141,6 +150,8 @@ func (r *Repository) NewWriter(ctx context.Context, o WriterOptions) (*Writer, e
 func (w *Writer) group() string { return w.opts.Period }
 
 func (w *Writer) object(ctx context.Context, name string) (*objWriter, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
 	if w.err != nil {
 		return nil, w.err
 	}
@@ -305,6 +316,8 @@ func checkRecordKey(id string) error {
 }
 
 func (w *Writer) fail(err error) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
 	if w.err == nil {
 		w.err = err
 	}
@@ -969,7 +982,9 @@ func (w *Writer) recordsPhase(ctx context.Context, ow *objWriter) (*recordsResul
 // trees are built now and the editor's memory (buffered edits, up to the
 // tree's BufferBytes) is released, so that a snapshot of many objects holds
 // only those still being read. Record edits of the object after this are
-// errors; files, schema and high-water mark may still change.
+// errors; files, schema and high-water mark may still change (once it has
+// returned). It may run concurrently with edits of other objects (see
+// Writer).
 func (w *Writer) FinishRecords(ctx context.Context, object string) error {
 	ow, err := w.object(ctx, object)
 	if err != nil {
