@@ -112,10 +112,18 @@ func demoAction(c *cli.Context) error {
 		case repo.Deleted:
 			out(c, "  - %s %s %s\n", ch.Object, ch.ID, recordLabel(ch.Old))
 		default:
-			var d []string
+			// What someone changed first; the audit fields every update
+			// moves (who, when) after it.
+			var d, audit []string
 			for _, f := range fieldChanges(ch.Old, ch.New) {
-				d = append(d, f.Name+": "+showValue(f.Old)+" → "+showValue(f.New))
+				s := f.Name + ": " + showValue(f.Old) + " → " + showValue(f.New)
+				if auditField[f.Name] {
+					audit = append(audit, s)
+				} else {
+					d = append(d, s)
+				}
 			}
+			d = append(d, audit...)
 			if len(d) > 2 {
 				d = append(d[:2], "…")
 			}
@@ -137,3 +145,6 @@ func demoAction(c *cli.Context) error {
 	}
 	return nil
 }
+
+// auditField names the system fields Salesforce sets on every write.
+var auditField = map[string]bool{"LastModifiedById": true, "LastModifiedDate": true, "SystemModstamp": true, "CreatedById": true, "CreatedDate": true}
