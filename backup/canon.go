@@ -654,109 +654,41 @@ var errNumber = errors.New("not a decimal number")
 
 // appendNumber appends the canonical form of the decimal number s:
 // [+-]digits[.digits][(e|E)[+-]digits], with digits on at least one side
-// of the point. It works on the digit string, so no precision is lost.
+// of the point. It works on the digit string (record.ParseDecimal), so no
+// precision is lost.
 func appendNumber(dst []byte, s string) ([]byte, error) {
-	i, neg := 0, false
-	if i < len(s) && (s[i] == '+' || s[i] == '-') {
-		neg = s[i] == '-'
-		i++
-	}
-	intStart := i
-	for i < len(s) && isDigit(s[i]) {
-		i++
-	}
-	intEnd := i
-	fracStart, fracEnd := i, i
-	if i < len(s) && s[i] == '.' {
-		i++
-		fracStart = i
-		for i < len(s) && isDigit(s[i]) {
-			i++
-		}
-		fracEnd = i
-	}
-	nInt, nFrac := intEnd-intStart, fracEnd-fracStart
-	if nInt+nFrac == 0 {
+	d, ok := record.ParseDecimal(s)
+	if !ok {
 		return dst, errNumber
 	}
-	exp := 0
-	if i < len(s) && (s[i] == 'e' || s[i] == 'E') {
-		i++
-		eneg := false
-		if i < len(s) && (s[i] == '+' || s[i] == '-') {
-			eneg = s[i] == '-'
-			i++
-		}
-		if i == len(s) {
-			return dst, errNumber
-		}
-		for ; i < len(s) && isDigit(s[i]); i++ {
-			if exp > 1e8 {
-				return dst, errors.New("exponent out of range")
-			}
-			exp = exp*10 + int(s[i]-'0')
-		}
-		if eneg {
-			exp = -exp
-		}
-	}
-	if i != len(s) {
-		return dst, errNumber
-	}
-	// The digits, integer part then fraction, seen as one string d with the
-	// decimal point after nInt+exp of them.
-	digit := func(k int) byte {
-		if k < nInt {
-			return s[intStart+k]
-		}
-		return s[fracStart+k-nInt]
-	}
-	n := nInt + nFrac
-	lo, hi := 0, n-1
-	for lo < n && digit(lo) == '0' {
-		lo++
-	}
-	if lo == n {
+	if d.Digits == "" {
 		return append(dst, '0'), nil // any zero, "-0" included
 	}
-	for digit(hi) == '0' {
-		hi--
-	}
-	k := hi - lo + 1         // significant digits
-	point := nInt + exp - lo // digits before the point, counted from lo
-	if neg {
+	k, point := len(d.Digits), d.Exp // significant digits; digits before the point
+	if d.Neg {
 		dst = append(dst, '-')
 	}
 	switch {
 	case k <= point && point <= 21: // an integer: digits then zeros
-		for j := lo; j <= hi; j++ {
-			dst = append(dst, digit(j))
-		}
+		dst = append(dst, d.Digits...)
 		for j := k; j < point; j++ {
 			dst = append(dst, '0')
 		}
 	case 0 < point && point <= 21: // digits.digits
-		for j := lo; j <= hi; j++ {
-			if j == lo+point {
-				dst = append(dst, '.')
-			}
-			dst = append(dst, digit(j))
-		}
+		dst = append(dst, d.Digits[:point]...)
+		dst = append(dst, '.')
+		dst = append(dst, d.Digits[point:]...)
 	case -6 < point && point <= 0: // 0.000digits
 		dst = append(dst, '0', '.')
 		for j := point; j < 0; j++ {
 			dst = append(dst, '0')
 		}
-		for j := lo; j <= hi; j++ {
-			dst = append(dst, digit(j))
-		}
+		dst = append(dst, d.Digits...)
 	default: // d.ddde±x
-		dst = append(dst, digit(lo))
+		dst = append(dst, d.Digits[0])
 		if k > 1 {
 			dst = append(dst, '.')
-			for j := lo + 1; j <= hi; j++ {
-				dst = append(dst, digit(j))
-			}
+			dst = append(dst, d.Digits[1:]...)
 		}
 		dst = append(dst, 'e')
 		if point-1 < 0 {

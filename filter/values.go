@@ -2,6 +2,7 @@ package filter
 
 import (
 	"cmp"
+	"github.com/orgsnap/orgsnap/repo/record"
 	"strings"
 	"time"
 	"unicode"
@@ -69,78 +70,12 @@ func canonDateTime(s string) (string, bool) {
 	return t.Format("2006-01-02T15:04:05.000Z"), true
 }
 
-// decimal is an exact number: 0.digits × 10^exp, digits without leading or
-// trailing zeros ("" for zero).
-type decimal struct {
-	neg    bool
-	digits string
-	exp    int
-}
+// decimal is an exact number (record.Decimal: ±0.Digits × 10^Exp, the
+// same reading as the backup engine's canonical form).
+type decimal = record.Decimal
 
 // parseDecimal reads [+-]digits[.digits][(e|E)[+-]digits].
-func parseDecimal(s string) (decimal, bool) {
-	var d decimal
-	i := 0
-	if i < len(s) && (s[i] == '+' || s[i] == '-') {
-		d.neg = s[i] == '-'
-		i++
-	}
-	var buf []byte
-	nInt, nDigits := 0, 0
-	for ; i < len(s) && isDigit(s[i]); i++ {
-		buf = append(buf, s[i])
-		nInt++
-	}
-	nDigits = nInt
-	if i < len(s) && s[i] == '.' {
-		i++
-		for ; i < len(s) && isDigit(s[i]); i++ {
-			buf = append(buf, s[i])
-			nDigits++
-		}
-	}
-	if nDigits == 0 {
-		return d, false
-	}
-	exp := 0
-	if i < len(s) && (s[i] == 'e' || s[i] == 'E') {
-		i++
-		eneg := false
-		if i < len(s) && (s[i] == '+' || s[i] == '-') {
-			eneg = s[i] == '-'
-			i++
-		}
-		if i == len(s) {
-			return d, false
-		}
-		for ; i < len(s) && isDigit(s[i]); i++ {
-			if exp > 1e8 {
-				return d, false
-			}
-			exp = exp*10 + int(s[i]-'0')
-		}
-		if eneg {
-			exp = -exp
-		}
-	}
-	if i != len(s) {
-		return d, false
-	}
-	lo := 0
-	for lo < len(buf) && buf[lo] == '0' {
-		lo++
-	}
-	hi := len(buf)
-	for hi > lo && buf[hi-1] == '0' {
-		hi--
-	}
-	if lo == hi {
-		return decimal{}, true // zero, "-0" included
-	}
-	d.digits = string(buf[lo:hi])
-	d.exp = nInt - lo + exp
-	return d, true
-}
+func parseDecimal(s string) (decimal, bool) { return record.ParseDecimal(s) }
 
 func canonNumber(s string) (decimal, bool) { return parseDecimal(s) }
 
@@ -148,9 +83,9 @@ func canonNumber(s string) (decimal, bool) { return parseDecimal(s) }
 func cmpDecimal(a, b decimal) int {
 	sign := func(d decimal) int {
 		switch {
-		case d.digits == "":
+		case d.Digits == "":
 			return 0
-		case d.neg:
+		case d.Neg:
 			return -1
 		}
 		return 1
@@ -162,10 +97,10 @@ func cmpDecimal(a, b decimal) int {
 	// Same sign, both non-zero: compare magnitudes, then flip for negatives.
 	m := 0
 	switch {
-	case a.exp != b.exp:
-		m = cmp.Compare(a.exp, b.exp)
+	case a.Exp != b.Exp:
+		m = cmp.Compare(a.Exp, b.Exp)
 	default:
-		m = strings.Compare(a.digits, b.digits) // no trailing zeros: prefix is smaller
+		m = strings.Compare(a.Digits, b.Digits) // no trailing zeros: prefix is smaller
 	}
 	return m * sa
 }

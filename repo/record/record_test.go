@@ -112,3 +112,36 @@ func TestEquivalent(t *testing.T) {
 		}
 	}
 }
+
+func TestParseDecimal(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		want Decimal
+		ok   bool
+	}{
+		{"0", Decimal{}, true},
+		{"-0.000", Decimal{}, true},
+		{"00120.500", Decimal{Digits: "1205", Exp: 3}, true},
+		{"-.05", Decimal{Neg: true, Digits: "5", Exp: -1}, true},
+		{"+7.", Decimal{Digits: "7", Exp: 1}, true},
+		{"1.5E3", Decimal{Digits: "15", Exp: 4}, true},
+		{"123456789012345678.9e-20", Decimal{Digits: "1234567890123456789", Exp: -2}, true},
+		{".", Decimal{}, false},
+		{"1e", Decimal{}, false},
+		{"1e+", Decimal{}, false},
+		{"1.2.3", Decimal{}, false},
+		{"0x10", Decimal{}, false},
+		{"1e999999999999", Decimal{}, false},
+	} {
+		got, ok := ParseDecimal(c.in)
+		if ok != c.ok || got != c.want {
+			t.Errorf("ParseDecimal(%q) = %+v, %v; want %+v, %v", c.in, got, ok, c.want, c.ok)
+		}
+	}
+	// Equal numbers, however written, read the same.
+	a, _ := ParseDecimal("1234.5600")
+	b, _ := ParseDecimal("0.12345600e4")
+	if a != b {
+		t.Errorf("%+v != %+v", a, b)
+	}
+}
