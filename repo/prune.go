@@ -237,6 +237,9 @@ func (r *Repository) Prune(ctx context.Context, o PruneOptions) (*PruneProof, er
 	}
 	r.blobs.cache = newFrameCache(64 << 20)
 	r.tables = tableCache{}
+	if err := r.dropDigests(); err != nil { // they name bases prune may have erased
+		return nil, fmt.Errorf("removing base digests: %w", err)
+	}
 
 	// 5. Proof.
 	if err := r.verifyPrune(ctx, scratch, proof, progress); err != nil {

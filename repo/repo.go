@@ -179,7 +179,8 @@ type Repository struct {
 	treeCfg tree.Config
 	chunkP  chunker.Params
 	blobs   *blobStore
-	tables  tableCache // decoded field-list tables
+	tables  tableCache  // decoded field-list tables
+	digests digestCache // loaded base digests (basedigest.go)
 	// remoteRefs resolves REMOTE/REF revisions (Options.RemoteRefs).
 	remoteRefs RemoteRefs
 }

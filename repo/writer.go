@@ -96,6 +96,9 @@ type objWriter struct {
 	startRun crypto.ID
 
 	records *tree.Editor // on startRun (synthetic) or empty (replace)
+	// digest collects a full re-read's entries for the new base's digest
+	// (nil otherwise: a resumed re-read does not see every entry).
+	digest *digestBuilder
 	// finished holds the records' result once FinishRecords built it.
 	finished *recordsResult
 	files    *tree.Editor
@@ -216,6 +219,9 @@ func (w *Writer) recordEditor(ow *objWriter) *tree.Editor {
 		// Edits of a synthetic snapshot build a run; the others a base.
 		delta := !ow.replace && !ow.resumeBase
 		ow.records = tree.NewEditor(nodeStore{r: w.r, group: w.group(), records: true, delta: delta}, root, w.r.treeCfg)
+		if ow.replace && !ow.resumeBase {
+			ow.digest = &digestBuilder{} // a base from scratch: every entry passes here
+		}
 	}
 	return ow.records
 }
@@ -337,6 +343,7 @@ func (w *Writer) edit(ctx context.Context, ow *objWriter, id string, v []byte) e
 		} else {
 			ed.Delete(key)
 		}
+		ow.digest.add(w.r, id, v)
 		return w.check(ed)
 	}
 	// Synthetic mode: record the edit blindly in the new run. Commit
@@ -734,6 +741,13 @@ func (w *Writer) mergeRuns(ctx context.Context, runs []deltaRun, below []crypto.
 func (w *Writer) settleRun(ctx context.Context, below objectRoot, edited crypto.ID, table *fieldTable, st *ObjectStats) (crypto.ID, error) {
 	store := nodeStore{r: w.r}
 	layers := below.layers()
+	// With the base's digest, the base is left out of the lookups: the
+	// digest decides (basedigest.go), and the base is read only for the
+	// keys it cannot.
+	digest := w.r.loadDigest(below.Base)
+	if digest != nil {
+		layers = layers[:len(layers)-1]
+	}
 	var drop [][]byte
 	batch := make([]settling, 0, settleBatch)
 	same := func(a, b []byte) (bool, error) {
@@ -745,6 +759,20 @@ func (w *Writer) settleRun(ctx context.Context, below objectRoot, edited crypto.
 	settle := func() error {
 		if err := lookupLayers(ctx, store, layers, batch); err != nil {
 			return err
+		}
+		if digest != nil {
+			if rest := w.r.digestFor(digest, batch); len(rest) > 0 {
+				sub := make([]settling, len(rest))
+				for j, i := range rest {
+					sub[j] = settling{key: batch[i].key, new: batch[i].new}
+				}
+				if err := lookupLayers(ctx, store, []crypto.ID{below.Base}, sub); err != nil {
+					return err
+				}
+				for j, i := range rest {
+					batch[i].below, batch[i].has = sub[j].below, sub[j].has
+				}
+			}
 		}
 		for i := range batch {
 			d, err := batch[i].classify(st, same)
@@ -794,6 +822,10 @@ type settling struct {
 	key, old, new []byte
 	below         []byte
 	has           bool
+	// decided: a layer held the key (or a digest answered for the base).
+	// eqKnown: the digest told whether new is the same record as the one
+	// below (eq), which below then does not hold.
+	decided, eqKnown, eq bool
 }
 
 // classify counts the change from the value below to the new entry in st
@@ -801,25 +833,23 @@ type settling struct {
 // the value below (same reports whether two record values are the same
 // record, sameRecord), or a tombstone where there is no record below.
 func (s *settling) classify(st *ObjectStats, same func(a, b []byte) (bool, error)) (drop bool, err error) {
-	before := s.below
-	if !s.has {
-		before = nil
-	}
-	after := s.new
-	if isTombstone(after) {
-		after = nil
-	}
+	after := !isTombstone(s.new)
 	switch {
-	case before == nil && after == nil:
+	case !s.has && !after:
 		return true, nil
-	case before == nil:
+	case !s.has:
 		st.Added++
-	case after == nil:
+	case !after:
 		st.Deleted++
 	default:
-		eq, err := same(after, before)
-		if err != nil || eq {
-			return eq, err
+		eq := s.eq
+		if !s.eqKnown {
+			if eq, err = same(s.new, s.below); err != nil {
+				return false, err
+			}
+		}
+		if eq {
+			return true, nil
 		}
 		st.Changed++
 	}
@@ -839,7 +869,7 @@ func lookupLayers(ctx context.Context, store tree.NodeStore, layers []crypto.ID,
 	lookup := func(part []settling) error {
 		getters := make([]*tree.Getter, len(layers))
 		for i := range part {
-			part[i].below, part[i].has = nil, false
+			part[i].below, part[i].has, part[i].decided, part[i].eqKnown = nil, false, false, false
 			for l, root := range layers {
 				if root.IsZero() {
 					continue
@@ -855,6 +885,7 @@ func lookupLayers(ctx context.Context, store tree.NodeStore, layers []crypto.ID,
 					if !isTombstone(v) {
 						part[i].below, part[i].has = v, true
 					}
+					part[i].decided = true
 					break
 				}
 			}
@@ -887,6 +918,10 @@ func (w *Writer) rebase(ctx context.Context, or objectRoot) (objectRoot, error) 
 	defer ed.Close()
 	runs := objectRoot{Runs: or.Runs}
 	m := newLayerMerge(ctx, st, runs.layers(), nil)
+	// The new base's digest is the old one's with the runs applied (when
+	// the old base has one): the fold keeps synthetic snapshots fast.
+	old := w.r.loadDigest(or.Base)
+	var edits []digestEntry
 	for {
 		k, v, n := m.next()
 		if n == 0 {
@@ -897,6 +932,13 @@ func (w *Writer) rebase(ctx context.Context, or objectRoot) (objectRoot, error) 
 		} else {
 			ed.Put(k, v)
 		}
+		if old != nil {
+			e := digestEntry{key: string(k), del: isTombstone(v)}
+			if !e.del {
+				e.hash, e.list = w.r.valueDigest(v)
+			}
+			edits = append(edits, e)
+		}
 	}
 	if err := m.err(); err != nil {
 		return or, err
@@ -904,6 +946,9 @@ func (w *Writer) rebase(ctx context.Context, or objectRoot) (objectRoot, error) 
 	root, err := ed.Commit(ctx)
 	if err != nil {
 		return or, err
+	}
+	if old != nil {
+		w.r.saveDigest(crypto.ID(root), old.apply(edits))
 	}
 	or.Base, or.Runs = crypto.ID(root), nil
 	or.BaseN, err = countTree(ctx, st, or.Base)
@@ -942,6 +987,10 @@ func (w *Writer) recordsPhase(ctx context.Context, ow *objWriter) (*recordsResul
 			}
 		}
 		rp.base, rp.runs = crypto.ID(root), nil
+		if ow.digest != nil {
+			w.r.saveDigest(rp.base, ow.digest.finish())
+			ow.digest = nil
+		}
 		if !ow.exists {
 			ow.parent = objectRoot{}
 		}
