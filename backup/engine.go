@@ -378,7 +378,10 @@ func Run(ctx context.Context, r *repo.Repository, src Source, opts Options) (*Re
 	}
 
 	wopts := repo.WriterOptions{
-		Parent: e.parent, Time: e.state.Time, Org: e.org, Instance: e.instance,
+		// Base digests make the next synthetic snapshots settle without
+		// reading the bases a full read builds (repo/basedigest.go).
+		Digests: true,
+		Parent:  e.parent, Time: e.state.Time, Org: e.org, Instance: e.instance,
 		Kind: e.kind, Tags: opts.Tags, ToolVersion: opts.ToolVersion, Resume: ckpt,
 	}
 	w, err := r.NewWriter(ctx, wopts)

@@ -40,23 +40,30 @@ const digestHashLen = 12
 // record stored out of line).
 const noList = ^uint32(0)
 
-// digestEntry is one key of a digest.
+// A digest's entries are pointer-free (keys in one arena): a digest of
+// millions of records then costs the garbage collector nothing to scan,
+// and building one costs the writer no allocation per record.
 type digestEntry struct {
-	key  string
-	hash [digestHashLen]byte
+	off  uint32 // the key is keys[off : off+klen]
+	klen uint16
+	del  bool   // while building: the key was deleted
+	seq  uint32 // while building: the order of the edits
 	list uint32
-	del  bool // while building: the key was deleted after being put
+	hash [digestHashLen]byte
 }
 
 // baseDigest is a loaded digest: entries sorted by key.
 type baseDigest struct {
+	keys    []byte
 	entries []digestEntry
 }
+
+func (d *baseDigest) key(e *digestEntry) []byte { return d.keys[e.off : e.off+uint32(e.klen)] }
 
 // find returns the entry for key, if the base holds it.
 func (d *baseDigest) find(key []byte) (*digestEntry, bool) {
 	i, ok := slices.BinarySearchFunc(d.entries, key, func(e digestEntry, k []byte) int {
-		return bytes.Compare([]byte(e.key), k)
+		return bytes.Compare(d.key(&e), k)
 	})
 	if !ok {
 		return nil, false
@@ -64,12 +71,19 @@ func (d *baseDigest) find(key []byte) (*digestEntry, bool) {
 	return &d.entries[i], true
 }
 
+// add appends an entry for key (which must sort after the last one).
+func (d *baseDigest) add(key []byte, e digestEntry) {
+	e.off, e.klen = uint32(len(d.keys)), uint16(len(key))
+	d.keys = append(d.keys, key...)
+	d.entries = append(d.entries, e)
+}
+
 // valueDigest is the digest form of a leaf value: its keyed hash and field
 // list.
 func (r *Repository) valueDigest(v []byte) ([digestHashLen]byte, uint32) {
 	var h [digestHashLen]byte
-	id := r.key.BlobID(v)
-	copy(h[:], id[:])
+	mac := r.key.DigestMAC(v)
+	copy(h[:], mac[:])
 	list := noList
 	if l, ok := fieldListOf(v); ok && l < uint64(noList) {
 		list = uint32(l)
@@ -80,71 +94,92 @@ func (r *Repository) valueDigest(v []byte) ([digestHashLen]byte, uint32) {
 // digestBuilder collects a base's entries as a full re-read puts them (in
 // any order; the last edit of a key wins).
 type digestBuilder struct {
-	entries []digestEntry
+	d      baseDigest
+	sorted bool // the edits so far came in strictly increasing key order
+	toobig bool
 }
 
-// maxDigestEntries bounds a digest built in memory (about 60 bytes an
-// entry while building); larger objects go without one.
-const maxDigestEntries = 4 << 20
+// maxDigestEntries bounds a digest built in memory (about 45 bytes an
+// entry); larger objects go without one.
+const maxDigestEntries = 8 << 20
+
+func newDigestBuilder() *digestBuilder { return &digestBuilder{sorted: true} }
 
 func (b *digestBuilder) add(r *Repository, id string, v []byte) {
-	if b == nil || len(b.entries) > maxDigestEntries {
+	if b == nil || b.toobig {
 		return
 	}
-	e := digestEntry{key: id, del: v == nil}
+	if len(b.d.entries) >= maxDigestEntries {
+		b.toobig, b.d = true, baseDigest{}
+		return
+	}
+	if n := len(b.d.entries); n > 0 && b.sorted && string(b.d.key(&b.d.entries[n-1])) >= id {
+		b.sorted = false
+	}
+	e := digestEntry{del: v == nil, seq: uint32(len(b.d.entries))}
 	if v != nil {
 		e.hash, e.list = r.valueDigest(v)
 	}
-	b.entries = append(b.entries, e)
+	b.d.add([]byte(id), e)
 }
 
-// finish sorts the entries by key, keeping each key's last edit and
-// dropping deleted keys; nil when the digest grew too large.
+// finish returns the digest: entries sorted by key, each key's last edit
+// kept, deleted keys dropped; nil when it grew too large.
 func (b *digestBuilder) finish() *baseDigest {
-	if b == nil || len(b.entries) > maxDigestEntries {
+	if b == nil || b.toobig {
 		return nil
 	}
-	slices.SortStableFunc(b.entries, func(x, y digestEntry) int {
-		switch {
-		case x.key < y.key:
-			return -1
-		case x.key > y.key:
-			return 1
-		}
-		return 0
-	})
-	out := b.entries[:0]
-	for i, e := range b.entries {
-		if i+1 < len(b.entries) && b.entries[i+1].key == e.key {
+	d := &baseDigest{keys: b.d.keys, entries: b.d.entries}
+	b.d = baseDigest{}
+	if !b.sorted {
+		slices.SortFunc(d.entries, func(x, y digestEntry) int {
+			if c := bytes.Compare(d.key(&x), d.key(&y)); c != 0 {
+				return c
+			}
+			return int(x.seq) - int(y.seq)
+		})
+	}
+	out := d.entries[:0]
+	for i := range d.entries {
+		e := d.entries[i]
+		if i+1 < len(d.entries) && bytes.Equal(d.key(&d.entries[i+1]), d.key(&e)) {
 			continue // a later edit of the same key wins
 		}
 		if !e.del {
+			e.seq = 0
 			out = append(out, e)
 		}
 	}
-	b.entries = nil
-	return &baseDigest{entries: out}
+	d.entries = out
+	return d
 }
 
-// apply returns the digest of the base with edits (sorted by key, unique)
-// applied: an edit replaces or adds its key, or deletes it.
-func (d *baseDigest) apply(edits []digestEntry) *baseDigest {
-	out := make([]digestEntry, 0, len(d.entries)+len(edits))
+// apply returns the digest of the base with edits applied (sorted by key,
+// unique; each replaces or adds its key, or deletes it).
+func (d *baseDigest) apply(edits *baseDigest) *baseDigest {
+	out := &baseDigest{
+		keys:    make([]byte, 0, len(d.keys)+len(edits.keys)),
+		entries: make([]digestEntry, 0, len(d.entries)+len(edits.entries)),
+	}
 	i := 0
-	for _, e := range edits {
-		for i < len(d.entries) && d.entries[i].key < e.key {
-			out = append(out, d.entries[i])
+	for j := range edits.entries {
+		e := &edits.entries[j]
+		k := edits.key(e)
+		for i < len(d.entries) && bytes.Compare(d.key(&d.entries[i]), k) < 0 {
+			out.add(d.key(&d.entries[i]), d.entries[i])
 			i++
 		}
-		if i < len(d.entries) && d.entries[i].key == e.key {
+		if i < len(d.entries) && bytes.Equal(d.key(&d.entries[i]), k) {
 			i++ // replaced or deleted
 		}
 		if !e.del {
-			out = append(out, e)
+			out.add(k, *e)
 		}
 	}
-	out = append(out, d.entries[i:]...)
-	return &baseDigest{entries: out}
+	for ; i < len(d.entries); i++ {
+		out.add(d.key(&d.entries[i]), d.entries[i])
+	}
+	return out
 }
 
 // Digest file: Seal(plaintext, aad = "orgsnap base digest " + base id hex),
@@ -166,9 +201,10 @@ func (r *Repository) saveDigest(base crypto.ID, d *baseDigest) {
 	}
 	buf := []byte(digestMagic)
 	buf = binary.AppendUvarint(buf, uint64(len(d.entries)))
-	for _, e := range d.entries {
-		buf = binary.AppendUvarint(buf, uint64(len(e.key)))
-		buf = append(buf, e.key...)
+	for i := range d.entries {
+		e := &d.entries[i]
+		buf = binary.AppendUvarint(buf, uint64(e.klen))
+		buf = append(buf, d.key(e)...)
 		buf = append(buf, e.hash[:]...)
 		buf = binary.BigEndian.AppendUint32(buf, e.list)
 	}
@@ -226,19 +262,20 @@ func (r *Repository) parseDigest(base crypto.ID, sealed []byte) (*baseDigest, er
 	d := &baseDigest{entries: make([]digestEntry, 0, n)}
 	for i := uint64(0); i < n; i++ {
 		l, k := binary.Uvarint(b)
-		if k <= 0 || l > uint64(len(b)-k) || len(b)-k-int(l) < digestHashLen+4 {
+		if k <= 0 || l > 1<<15 || l > uint64(len(b)-k) || len(b)-k-int(l) < digestHashLen+4 {
 			return nil, errBadDigest
 		}
 		b = b[k:]
-		e := digestEntry{key: string(b[:l])}
+		key := b[:l]
 		b = b[l:]
+		var e digestEntry
 		copy(e.hash[:], b)
 		e.list = binary.BigEndian.Uint32(b[digestHashLen:])
 		b = b[digestHashLen+4:]
-		if i > 0 && e.key <= d.entries[i-1].key {
+		if i > 0 && bytes.Compare(key, d.key(&d.entries[i-1])) <= 0 {
 			return nil, fmt.Errorf("%w: keys out of order", errBadDigest)
 		}
-		d.entries = append(d.entries, e)
+		d.add(key, e)
 	}
 	if len(b) != 0 {
 		return nil, errBadDigest
