@@ -121,20 +121,31 @@ func (r *Repository) dropShadowed(ctx context.Context, progress func(string)) (v
 		if l.plain || len(l.above) == 0 {
 			continue
 		}
+		// The keys come in order: one getter per tree reuses its path from
+		// key to key (a one-shot lookup would decode and verify every node
+		// on the path again, for each key).
 		m := newLayerMerge(ctx, st, l.above[0], nil)
+		inLayer := tree.NewGetter(ctx, st, l.root)
+		aboveGetters := make([][]*tree.Getter, len(l.above))
+		for j, above := range l.above {
+			for _, root := range above {
+				aboveGetters[j] = append(aboveGetters[j], tree.NewGetter(ctx, st, root))
+			}
+		}
 		for {
 			k, _, n := m.next()
 			if n == 0 {
 				break
 			}
-			if _, in, err := tree.Get(ctx, st, l.root, k); err != nil {
+			if _, in, err := inLayer.Get(k); err != nil {
 				return 0, 0, "", refuse(err)
 			} else if !in {
 				continue
 			}
 			everywhere := true
-			for _, above := range l.above[1:] {
-				if everywhere, err = anyLayerHolds(ctx, st, above, k); err != nil {
+			for _, getters := range aboveGetters[1:] {
+				var err error
+				if everywhere, err = anyLayerHolds(getters, k); err != nil {
 					return 0, 0, "", refuse(err)
 				}
 				if !everywhere {
@@ -175,10 +186,11 @@ func (r *Repository) dropShadowed(ctx context.Context, progress func(string)) (v
 	return total, len(mapped), entry, err
 }
 
-// anyLayerHolds reports whether one of layers holds key.
-func anyLayerHolds(ctx context.Context, st tree.NodeStore, layers []crypto.ID, key []byte) (bool, error) {
-	for _, root := range layers {
-		if _, in, err := tree.Get(ctx, st, root, key); err != nil || in {
+// anyLayerHolds reports whether one of the layers (a getter each) holds
+// key.
+func anyLayerHolds(layers []*tree.Getter, key []byte) (bool, error) {
+	for _, g := range layers {
+		if _, in, err := g.Get(key); err != nil || in {
 			return in, err
 		}
 	}
@@ -211,8 +223,9 @@ func (r *Repository) rewriteLayer(ctx context.Context, key string, layers map[st
 		sort.Slice(candidates, func(i, j int) bool { return bytes.Compare(candidates[i], candidates[j]) < 0 })
 		candidates = slices.CompactFunc(candidates, bytes.Equal)
 		var batch []settling
+		g := tree.NewGetter(ctx, st, l.root) // candidates are sorted: paths are shared
 		for _, k := range candidates {
-			v, in, err := tree.Get(ctx, st, l.root, k)
+			v, in, err := g.Get(k)
 			if err != nil {
 				return crypto.ID{}, err
 			}
