@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/orgsnap/orgsnap/internal/orgtest"
 	"github.com/orgsnap/orgsnap/repo"
 	"github.com/orgsnap/orgsnap/repo/crypto"
 	"github.com/orgsnap/orgsnap/repo/record"
@@ -16,10 +17,6 @@ import (
 )
 
 var bg = context.Background()
-
-type halfRand struct{}
-
-func (halfRand) Float64() float64 { return 0.5 }
 
 // env is an emulated org and a repository.
 type env struct {
@@ -40,45 +37,18 @@ func newEnv(t testing.TB, opts sftest.Options) *env {
 // newEnvServer is newEnv for an org already served.
 func newEnvServer(t testing.TB, srv *sftest.Server) *env {
 	t.Helper()
-	c := newClient(t, srv)
-	dir := t.TempDir()
-	r, err := repo.Init(bg, dir, repo.Options{Password: []byte("pw"), KDF: crypto.TestKDF})
-	if err != nil {
-		t.Fatal(err)
-	}
-	r.Close()
-	return &env{t: t, srv: srv, client: c, dir: dir, now: time.Date(2026, 11, 2, 3, 0, 0, 0, time.UTC)}
+	return &env{t: t, srv: srv, client: newClient(t, srv), dir: orgtest.NewRepo(t), now: time.Date(2026, 11, 2, 3, 0, 0, 0, time.UTC)}
 }
 
 // newClient connects to the emulator as a new process would.
-func newClient(t testing.TB, srv *sftest.Server) *sfapi.Client {
-	t.Helper()
-	return clientFor(t, srv.URL, sftest.ClientClock{Org: srv.Org, MaxSleep: time.Millisecond})
-}
+func newClient(t testing.TB, srv *sftest.Server) *sfapi.Client { return orgtest.OrgClient(t, srv) }
 
 // clientFor connects to the emulator at url with the given clock.
 func clientFor(t testing.TB, url string, clock sfapi.Clock) *sfapi.Client {
-	t.Helper()
-	c, err := sfapi.New(sfapi.Config{
-		Auth: &sfapi.RefreshTokenFlow{OAuth: sfapi.OAuth{LoginURL: url, ClientID: sftest.DefaultClientID,
-			ClientSecret: sftest.DefaultClientSecret}, RefreshToken: sftest.DefaultRefreshToken},
-		Clock: clock, Rand: halfRand{},
-		Retry: sfapi.RetryPolicy{MaxAttempts: 12},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
+	return orgtest.Client(t, url, clock)
 }
 
-func (e *env) open() *repo.Repository {
-	e.t.Helper()
-	r, err := repo.Open(bg, e.dir, repo.Options{Password: []byte("pw")})
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	return r
-}
+func (e *env) open() *repo.Repository { return orgtest.Open(e.t, e.dir) }
 
 // run takes a snapshot; each run's time is a day after the last.
 func (e *env) run(opts Options) (*Result, error) { return e.runSrc(e.client, opts) }

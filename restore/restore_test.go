@@ -10,18 +10,14 @@ import (
 	"time"
 
 	"github.com/orgsnap/orgsnap/backup"
+	"github.com/orgsnap/orgsnap/internal/orgtest"
 	"github.com/orgsnap/orgsnap/repo"
-	"github.com/orgsnap/orgsnap/repo/crypto"
 	"github.com/orgsnap/orgsnap/repo/record"
 	"github.com/orgsnap/orgsnap/sfapi"
 	"github.com/orgsnap/orgsnap/sfapi/sftest"
 )
 
 var bg = context.Background()
-
-type halfRand struct{}
-
-func (halfRand) Float64() float64 { return 0.5 }
 
 // env is an emulated org, a client and a repository (as in backup's
 // engine tests).
@@ -37,38 +33,14 @@ func newEnv(t testing.TB, opts sftest.Options) *env {
 	t.Helper()
 	srv := sftest.NewServer(opts)
 	t.Cleanup(srv.Close)
-	dir := t.TempDir()
-	r, err := repo.Init(bg, dir, repo.Options{Password: []byte("pw"), KDF: crypto.TestKDF})
-	if err != nil {
-		t.Fatal(err)
-	}
-	r.Close()
-	e := &env{t: t, srv: srv, dir: dir, now: time.Date(2026, 11, 2, 3, 0, 0, 0, time.UTC)}
+	e := &env{t: t, srv: srv, dir: orgtest.NewRepo(t), now: time.Date(2026, 11, 2, 3, 0, 0, 0, time.UTC)}
 	e.client = e.newClient()
 	return e
 }
 
-func (e *env) newClient() *sfapi.Client {
-	c, err := sfapi.New(sfapi.Config{
-		Auth: &sfapi.RefreshTokenFlow{OAuth: sfapi.OAuth{LoginURL: e.srv.URL, ClientID: sftest.DefaultClientID,
-			ClientSecret: sftest.DefaultClientSecret}, RefreshToken: sftest.DefaultRefreshToken},
-		Clock: sftest.ClientClock{Org: e.srv.Org, MaxSleep: time.Millisecond}, Rand: halfRand{},
-		Retry: sfapi.RetryPolicy{MaxAttempts: 12},
-	})
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	return c
-}
+func (e *env) newClient() *sfapi.Client { return orgtest.OrgClient(e.t, e.srv) }
 
-func (e *env) open() *repo.Repository {
-	e.t.Helper()
-	r, err := repo.Open(bg, e.dir, repo.Options{Password: []byte("pw")})
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	return r
-}
+func (e *env) open() *repo.Repository { return orgtest.Open(e.t, e.dir) }
 
 // snapshot takes a full snapshot (a day after the last).
 func (e *env) snapshot() *repo.Snapshot {

@@ -1,13 +1,9 @@
 package main
 
 import (
-	"context"
-	"path/filepath"
 	"testing"
-	"time"
 
-	"github.com/orgsnap/orgsnap/repo"
-	"github.com/orgsnap/orgsnap/repo/crypto"
+	"github.com/orgsnap/orgsnap/internal/orgtest"
 	"github.com/orgsnap/orgsnap/sfapi"
 	"github.com/orgsnap/orgsnap/sfapi/sftest"
 )
@@ -18,22 +14,8 @@ import (
 // then run commands on the repository.
 func emulatorRepo(t *testing.T, opts sftest.Options) (*sftest.Server, string, *sfapi.Client) {
 	t.Helper()
-	t.Setenv("ORGSNAP_PASSWORD", "pw")
+	t.Setenv("ORGSNAP_PASSWORD", orgtest.Password)
 	srv := sftest.NewServer(opts)
 	t.Cleanup(srv.Close)
-	dir := filepath.Join(t.TempDir(), "repo")
-	r, err := repo.Init(context.Background(), dir, repo.Options{Password: []byte("pw"), KDF: crypto.TestKDF})
-	if err != nil {
-		t.Fatal(err)
-	}
-	r.Close()
-	client, err := sfapi.New(sfapi.Config{
-		Auth: &sfapi.RefreshTokenFlow{OAuth: sfapi.OAuth{LoginURL: srv.URL, ClientID: sftest.DefaultClientID,
-			ClientSecret: sftest.DefaultClientSecret}, RefreshToken: sftest.DefaultRefreshToken},
-		Clock: sftest.ClientClock{Org: srv.Org, MaxSleep: time.Millisecond},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return srv, dir, client
+	return srv, orgtest.NewRepo(t), orgtest.OrgClient(t, srv)
 }
