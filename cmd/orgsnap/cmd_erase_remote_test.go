@@ -77,17 +77,7 @@ func markedHistory(t *testing.T, dir string) {
 				t.Fatal(err)
 			}
 		}
-		s, err := w.Commit(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		version := ""
-		if parent != nil {
-			_, version, _ = r.Ref(ctx, "main")
-		}
-		if err := r.SetRef(ctx, "main", s.ID, version); err != nil {
-			t.Fatal(err)
-		}
+		s := commitMain(t, r, w)
 		parent = s
 	}
 }

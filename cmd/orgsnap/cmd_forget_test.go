@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"strings"
@@ -35,17 +36,7 @@ func monthlyHistory(t *testing.T, dir string, n int) []*repo.Snapshot {
 		if err := w.PutRecord(ctx, "Contact", id, record.Record{{Name: "LastName", Kind: record.String, Value: fmt.Sprintf("month-%d-subject", i)}}); err != nil {
 			t.Fatal(err)
 		}
-		s, err := w.Commit(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		version := ""
-		if parent != nil {
-			_, version, _ = r.Ref(ctx, "main")
-		}
-		if err := r.SetRef(ctx, "main", s.ID, version); err != nil {
-			t.Fatal(err)
-		}
+		s := commitMain(t, r, w)
 		out = append(out, s)
 		parent = s
 	}
@@ -100,4 +91,23 @@ func TestCLIForgetAndPrune(t *testing.T) {
 	if out, code := run(t, "--repo", dir, "prune"); code != exitOK || !strings.Contains(out, "erased:          0 blobs") || !strings.Contains(out, "verified:        ok") {
 		t.Fatalf("second prune: %d %s", code, out)
 	}
+}
+
+// commitMain commits w and moves the ref main to the snapshot (creating it
+// if need be).
+func commitMain(t *testing.T, r *repo.Repository, w *repo.Writer) *repo.Snapshot {
+	t.Helper()
+	ctx := context.Background()
+	s, err := w.Commit(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, version, err := r.Ref(ctx, "main")
+	if err != nil && !errors.Is(err, repo.ErrNotFound) {
+		t.Fatal(err)
+	}
+	if err := r.SetRef(ctx, "main", s.ID, version); err != nil {
+		t.Fatal(err)
+	}
+	return s
 }
